@@ -1,0 +1,153 @@
+"""The business the assistant speaks for: name, time zone, opening hours, services and prices."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from assistant.settings import ConfigError
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_BUSINESS_FILE = Path(__file__).resolve().parent.parent / "business.example.toml"
+
+
+class Service(BaseModel):
+    """Something a customer can book."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    duration_minutes: int = Field(gt=0, le=24 * 60)
+    capacity: int = Field(1, gt=0)
+    price: float = Field(0.0, ge=0)
+
+
+class OpeningHours(BaseModel):
+    """One day's opening interval, local time."""
+
+    model_config = ConfigDict(frozen=True)
+
+    opens: time
+    closes: time
+
+
+class Business(BaseModel):
+    """The business configuration file, validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    timezone: str
+    phone: str | None = None
+    website: str | None = None
+    address: str | None = None
+    slot_minutes: int = Field(30, gt=0, le=24 * 60)
+    closures: tuple[date, ...] = ()
+    hours: dict[str, OpeningHours] = Field(default_factory=dict)
+    services: tuple[Service, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like America/New_York)") from None
+        return value
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _parse_hours(cls, value: object) -> dict[str, OpeningHours]:
+        if not isinstance(value, dict):
+            raise ValueError("must be a table of weekday = \"HH:MM-HH:MM\"")
+        parsed: dict[str, OpeningHours] = {}
+        for day, span in value.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"unknown weekday {day!r} (use {', '.join(WEEKDAYS)})")
+            try:
+                opens, closes = (time.fromisoformat(part.strip()) for part in str(span).split("-"))
+            except ValueError:
+                raise ValueError(f"{day} must look like \"09:00-17:00\" (got {span!r})") from None
+            if closes <= opens:
+                raise ValueError(f"{day} closes before it opens ({span})")
+            parsed[day] = OpeningHours(opens=opens, closes=closes)
+        return parsed
+
+    @field_validator("services")
+    @classmethod
+    def _unique_services(cls, value: tuple[Service, ...]) -> tuple[Service, ...]:
+        names = [service.name.casefold() for service in value]
+        if len(names) != len(set(names)):
+            raise ValueError("service names must be unique")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def service(self, name: str) -> Service | None:
+        """The service with this name, ignoring case."""
+        wanted = name.strip().casefold()
+        return next((service for service in self.services if service.name.casefold() == wanted), None)
+
+    def hours_on(self, day: date) -> OpeningHours | None:
+        """Opening hours on a local date, or None when closed."""
+        if day in self.closures:
+            return None
+        return self.hours.get(WEEKDAYS[day.weekday()])
+
+    def is_open_at(self, moment: datetime) -> bool:
+        local = moment.astimezone(self.zone)
+        hours = self.hours_on(local.date())
+        return hours is not None and hours.opens <= local.time() < hours.closes
+
+    def fits(self, service: Service, start: datetime) -> bool:
+        """Whether the whole service fits inside opening hours when it starts at `start`."""
+        local = start.astimezone(self.zone)
+        hours = self.hours_on(local.date())
+        if hours is None:
+            return False
+        end = local + timedelta(minutes=service.duration_minutes)
+        return hours.opens <= local.time() and end.date() == local.date() and end.time() <= hours.closes
+
+    def hours_summary(self) -> list[str]:
+        """Opening hours as short human lines, e.g. 'Mon-Thu 6:00 AM-9:00 PM'."""
+        lines: list[str] = []
+        run: list[str] = []
+        previous: OpeningHours | None = None
+        for day in (*WEEKDAYS, None):
+            current = self.hours.get(day) if day else None
+            if run and (current != previous or day is None):
+                label = run[0].title() if len(run) == 1 else f"{run[0].title()}-{run[-1].title()}"
+                lines.append(f"{label} {_clock(previous.opens)}-{_clock(previous.closes)}" if previous else "")
+                run = []
+            if day and current:
+                run.append(day)
+            previous = current
+        return [line for line in lines if line]
+
+
+def _clock(value: time) -> str:
+    return value.strftime("%I:%M %p").lstrip("0")
+
+
+def load_business(path: Path | None) -> Business:
+    """Read and validate the business file; errors name the field that is wrong."""
+    source = path or DEFAULT_BUSINESS_FILE
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"business config not found: {source}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"business config {source} is not valid TOML: {exc}") from None
+    try:
+        return Business.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"business config {source}: {field}: {message}") from None

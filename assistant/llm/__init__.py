@@ -1,0 +1,1 @@
+"""Ports to the language model: the OpenAI-compatible adapter and the offline engine."""

@@ -1,0 +1,129 @@
+"""The service's configuration, read once from the environment (and `.env`) at the edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/assistant.db"
+MEMORY_REDIS_URL = "memory://"
+
+
+class ConfigError(Exception):
+    """Configuration that cannot work; the message says what to fix, in one line."""
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias=_env("DATABASE_URL"))
+    redis_url: str = Field(MEMORY_REDIS_URL, validation_alias=_env("REDIS_URL"))
+
+    twilio_account_sid: str | None = Field(None, validation_alias=_env("TWILIO_ACCOUNT_SID", "TWILIO_SID"))
+    twilio_auth_token: str | None = Field(None, validation_alias=_env("TWILIO_AUTH_TOKEN", "TWILIO_AUTH"))
+    twilio_phone_number: str | None = Field(None, validation_alias=_env("TWILIO_PHONE_NUMBER", "TWILIO_FROM"))
+    twilio_messaging_service_sid: str | None = Field(None, validation_alias=_env("TWILIO_MESSAGING_SERVICE_SID"))
+    twilio_api_base_url: str = Field("https://api.twilio.com", validation_alias=_env("TWILIO_API_BASE_URL"))
+    twilio_timeout_seconds: float = Field(10.0, gt=0, validation_alias=_env("TWILIO_TIMEOUT_SECONDS"))
+
+    public_base_url: str | None = Field(None, validation_alias=_env("PUBLIC_BASE_URL", "API_BASE_URL"))
+    trusted_proxies: str = Field("127.0.0.1,::1", validation_alias=_env("TRUSTED_PROXIES"))
+
+    openai_api_key: str | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    llm_model: str = Field("gpt-4o-mini", validation_alias=_env("LLM_MODEL"))
+    llm_temperature: float = Field(0.7, ge=0, le=2, validation_alias=_env("LLM_TEMPERATURE"))
+    llm_max_tokens: int = Field(150, gt=0, validation_alias=_env("LLM_MAX_TOKENS"))
+    llm_timeout_seconds: float = Field(20.0, gt=0, le=55, validation_alias=_env("LLM_TIMEOUT_SECONDS"))
+    llm_max_retries: int = Field(1, ge=0, le=5, validation_alias=_env("LLM_MAX_RETRIES"))
+
+    chat_api_key: str | None = Field(None, validation_alias=_env("CHAT_API_KEY"))
+    app_base_url: str | None = Field(None, validation_alias=_env("APP_BASE_URL"))
+    business_config: Path | None = Field(None, validation_alias=_env("BUSINESS_CONFIG"))
+
+    history_size: int = Field(10, gt=0, le=100, validation_alias=_env("HISTORY_SIZE"))
+    history_ttl_seconds: int = Field(7 * 24 * 3600, gt=0, validation_alias=_env("HISTORY_TTL_SECONDS"))
+    burst_window_seconds: float = Field(2.0, ge=0, le=30, validation_alias=_env("BURST_WINDOW_SECONDS"))
+    segment_budget: int = Field(2, ge=1, le=10, validation_alias=_env("SEGMENT_BUDGET"))
+    turn_lease_seconds: float = Field(90.0, gt=0, validation_alias=_env("TURN_LEASE_SECONDS"))
+    worker_concurrency: int = Field(32, gt=0, le=1000, validation_alias=_env("WORKER_CONCURRENCY"))
+    embedded_worker: bool | None = Field(None, validation_alias=_env("EMBEDDED_WORKER"))
+    log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        if bool(self.twilio_account_sid) != bool(self.twilio_auth_token):
+            missing = "TWILIO_AUTH_TOKEN" if self.twilio_account_sid else "TWILIO_ACCOUNT_SID"
+            raise ValueError(f"Twilio needs both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN: set {missing}")
+        if self.twilio_account_sid and not self.twilio_account_sid.startswith("AC"):
+            raise ValueError("TWILIO_ACCOUNT_SID must start with 'AC' (find it in the Twilio console)")
+        if self.twilio_account_sid and not (self.twilio_phone_number or self.twilio_messaging_service_sid):
+            raise ValueError("Twilio needs a sender: set TWILIO_PHONE_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
+        if self.twilio_messaging_service_sid and not self.twilio_messaging_service_sid.startswith("MG"):
+            raise ValueError("TWILIO_MESSAGING_SERVICE_SID must start with 'MG'")
+        if self.openai_base_url and not self.openai_api_key:
+            raise ValueError("OPENAI_BASE_URL is set but OPENAI_API_KEY is not: set a key (any value for local servers)")
+        for name in ("public_base_url", "twilio_api_base_url", "openai_base_url", "app_base_url"):
+            value = getattr(self, name)
+            if value and not value.startswith(("http://", "https://")):
+                raise ValueError(f"{name.upper()} must start with http:// or https:// (got {value!r})")
+        if not self.redis_url.startswith(("memory://", "redis://", "rediss://", "unix://")):
+            raise ValueError("REDIS_URL must be memory:// or redis://host:port/db")
+        if "+" not in self.database_url.split("://", 1)[0]:
+            raise ValueError("DATABASE_URL needs an async driver: sqlite+aiosqlite:// or postgresql+asyncpg://")
+        if self.business_config and not self.business_config.is_file():
+            raise ValueError(f"BUSINESS_CONFIG file not found: {self.business_config}")
+        return self
+
+    @property
+    def twilio_enabled(self) -> bool:
+        """True when real Twilio credentials are configured (otherwise the sandbox outbox is used)."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def llm_enabled(self) -> bool:
+        """True when an OpenAI-compatible endpoint is configured (otherwise the offline engine answers)."""
+        return bool(self.openai_api_key)
+
+    @property
+    def redis_in_process(self) -> bool:
+        return self.redis_url.startswith(MEMORY_REDIS_URL)
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        """Whether `serve` runs the worker loop itself (always, when Redis is in-process)."""
+        if self.redis_in_process:
+            return True
+        return bool(self.embedded_worker)
+
+    @property
+    def trusted_proxy_hosts(self) -> frozenset[str]:
+        return frozenset(host.strip() for host in self.trusted_proxies.split(",") if host.strip())
+
+    @property
+    def status_callback_url(self) -> str | None:
+        if not self.public_base_url:
+            return None
+        return self.public_base_url.rstrip("/") + "/webhooks/twilio/status"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, turning validation errors into one readable `ConfigError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error.get("loc", ()) if part)
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        where = f"{field.upper()}: " if field else ""
+        raise ConfigError(f"invalid configuration: {where}{message}") from None

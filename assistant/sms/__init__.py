@@ -1,0 +1,1 @@
+"""Ports to the SMS gateway: the Twilio adapter and the sandbox outbox."""

@@ -1,0 +1,33 @@
+"""The SMS port: hand one text to a gateway and learn its id and first status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingSms:
+    """A text ready to go: already shaped, consent already checked."""
+
+    to: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class SentSms:
+    """What the gateway said when it accepted a text."""
+
+    sid: str
+    status: str
+    sender: str
+
+
+class SmsGateway(Protocol):
+    """Sends texts. Raises `assistant.errors.SmsError` (or a subclass) when the gateway refuses."""
+
+    name: str
+
+    async def send(self, message: OutgoingSms) -> SentSms: ...
+
+    async def aclose(self) -> None: ...
