@@ -56,14 +56,16 @@ class Business(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name like America/New_York)") from None
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like America/New_York)"
+            ) from None
         return value
 
     @field_validator("hours", mode="before")
     @classmethod
     def _parse_hours(cls, value: object) -> dict[str, OpeningHours]:
         if not isinstance(value, dict):
-            raise ValueError("must be a table of weekday = \"HH:MM-HH:MM\"")
+            raise ValueError('must be a table of weekday = "HH:MM-HH:MM"')
         parsed: dict[str, OpeningHours] = {}
         for day, span in value.items():
             if day not in WEEKDAYS:
@@ -71,7 +73,7 @@ class Business(BaseModel):
             try:
                 opens, closes = (time.fromisoformat(part.strip()) for part in str(span).split("-"))
             except ValueError:
-                raise ValueError(f"{day} must look like \"09:00-17:00\" (got {span!r})") from None
+                raise ValueError(f'{day} must look like "09:00-17:00" (got {span!r})') from None
             if closes <= opens:
                 raise ValueError(f"{day} closes before it opens ({span})")
             parsed[day] = OpeningHours(opens=opens, closes=closes)
@@ -123,7 +125,9 @@ class Business(BaseModel):
             current = self.hours.get(day) if day else None
             if run and (current != previous or day is None):
                 label = run[0].title() if len(run) == 1 else f"{run[0].title()}-{run[-1].title()}"
-                lines.append(f"{label} {_clock(previous.opens)}-{_clock(previous.closes)}" if previous else "")
+                lines.append(
+                    f"{label} {_clock(previous.opens)}-{_clock(previous.closes)}" if previous else ""
+                )
                 run = []
             if day and current:
                 run.append(day)

@@ -32,7 +32,9 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = Field(None, validation_alias=_env("TWILIO_ACCOUNT_SID", "TWILIO_SID"))
     twilio_auth_token: str | None = Field(None, validation_alias=_env("TWILIO_AUTH_TOKEN", "TWILIO_AUTH"))
     twilio_phone_number: str | None = Field(None, validation_alias=_env("TWILIO_PHONE_NUMBER", "TWILIO_FROM"))
-    twilio_messaging_service_sid: str | None = Field(None, validation_alias=_env("TWILIO_MESSAGING_SERVICE_SID"))
+    twilio_messaging_service_sid: str | None = Field(
+        None, validation_alias=_env("TWILIO_MESSAGING_SERVICE_SID")
+    )
     twilio_api_base_url: str = Field("https://api.twilio.com", validation_alias=_env("TWILIO_API_BASE_URL"))
     twilio_timeout_seconds: float = Field(10.0, gt=0, validation_alias=_env("TWILIO_TIMEOUT_SECONDS"))
 
@@ -72,7 +74,9 @@ class Settings(BaseSettings):
         if self.twilio_messaging_service_sid and not self.twilio_messaging_service_sid.startswith("MG"):
             raise ValueError("TWILIO_MESSAGING_SERVICE_SID must start with 'MG'")
         if self.openai_base_url and not self.openai_api_key:
-            raise ValueError("OPENAI_BASE_URL is set but OPENAI_API_KEY is not: set a key (any value for local servers)")
+            raise ValueError(
+                "OPENAI_BASE_URL is set but OPENAI_API_KEY is not: set a key (any value for local servers)"
+            )
         for name in ("public_base_url", "twilio_api_base_url", "openai_base_url", "app_base_url"):
             value = getattr(self, name)
             if value and not value.startswith(("http://", "https://")):
@@ -80,7 +84,9 @@ class Settings(BaseSettings):
         if not self.redis_url.startswith(("memory://", "redis://", "rediss://", "unix://")):
             raise ValueError("REDIS_URL must be memory:// or redis://host:port/db")
         if "+" not in self.database_url.split("://", 1)[0]:
-            raise ValueError("DATABASE_URL needs an async driver: sqlite+aiosqlite:// or postgresql+asyncpg://")
+            raise ValueError(
+                "DATABASE_URL needs an async driver: sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
         if self.business_config and not self.business_config.is_file():
             raise ValueError(f"BUSINESS_CONFIG file not found: {self.business_config}")
         return self

@@ -1,0 +1,10 @@
+"""The actions this service offers, in the order the system prompt lists them."""
+
+from __future__ import annotations
+
+from actions import handoff, info
+from actions.registry import ActionRegistry
+
+
+def default_registry() -> ActionRegistry:
+    return ActionRegistry([info.SPEC, handoff.SPEC])

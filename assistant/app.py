@@ -1,0 +1,42 @@
+"""The app factory: routes, and a lifespan that opens every client and the embedded worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from assistant.http import ops, sandbox, webhooks
+from assistant.runtime import Clock, open_runtime, utc_clock
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, clock: Clock = utc_clock) -> Starlette:
+    """A Starlette app for these settings; nothing is opened until the lifespan starts."""
+    embedded_sqlite = settings.database_url.startswith("sqlite")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with open_runtime(settings, clock=clock, migrate=embedded_sqlite) as runtime:
+            app.state.runtime = runtime
+            stopping = asyncio.Event()
+            worker_task = None
+            if settings.runs_embedded_worker:
+                worker_task = asyncio.create_task(runtime.worker().run(stopping), name="embedded-worker")
+            try:
+                yield
+            finally:
+                stopping.set()
+                if worker_task is not None:
+                    await worker_task
+
+    routes: list[BaseRoute] = [*ops.routes, *webhooks.routes]
+    if not settings.twilio_enabled:
+        routes += sandbox.routes
+    return Starlette(routes=routes, lifespan=lifespan)

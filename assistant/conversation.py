@@ -1,0 +1,192 @@
+"""The inbound turn, top to bottom: context → prompt → LLM → actions → shape → record → send."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from actions.parser import neutralise, parse_actions, strip_actions
+from actions.registry import ActionContext, ActionRegistry, ActionResult
+from assistant.business import Business
+from assistant.errors import LLMError
+from assistant.llm.port import ChatMessage, ChatModel
+from assistant.logs import mask_phone
+from assistant.sender import Sender
+from assistant.shaping import shape_reply
+from prompts.renderer import PromptRenderer
+from storage.customers import CustomerDirectory
+from storage.history import ConversationHistory, Turn
+from storage.messages import MessageLog
+from storage.tables import Customer, Message
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    """What one turn produced: the recorded reply, the engine that wrote it, the actions that ran."""
+
+    reply: Message
+    engine: str
+    actions: list[ActionResult]
+    system_prompt: str
+
+
+def customer_text(inbound: Sequence[Message]) -> str:
+    """The burst of texts as one user message: data only, with media mentioned and tags defused."""
+    lines: list[str] = []
+    for message in inbound:
+        if message.body.strip():
+            lines.append(neutralise(message.body.strip()))
+        if message.media:
+            kinds = ", ".join(item.get("content_type", "unknown") for item in message.media)
+            count = len(message.media)
+            lines.append(f"[The customer attached {count} file{'s' if count > 1 else ''}: {kinds}]")
+    return "\n".join(lines) or "(empty message)"
+
+
+class Conversation:
+    """Answers one customer's pending texts as a single turn."""
+
+    def __init__(
+        self,
+        *,
+        business: Business,
+        messages: MessageLog,
+        customers: CustomerDirectory,
+        history: ConversationHistory,
+        renderer: PromptRenderer,
+        llm: ChatModel,
+        fallback: ChatModel,
+        actions: ActionRegistry,
+        sender: Sender,
+        segment_budget: int,
+        clock: Clock,
+    ) -> None:
+        self._business = business
+        self._messages = messages
+        self._customers = customers
+        self._history = history
+        self._renderer = renderer
+        self._llm = llm
+        self._fallback = fallback
+        self._actions = actions
+        self._sender = sender
+        self._segment_budget = segment_budget
+        self._clock = clock
+
+    async def answer(self, phone: str, inbound: Sequence[Message]) -> TurnResult:
+        """Run the turn for these pending texts (oldest first) and send the reply."""
+        user_text = customer_text(inbound)
+        customer = await self._customers.ensure(phone)
+        now = self._clock()
+
+        system_prompt = await self._renderer.render("system", self._prompt_values(customer, now))
+        earlier = await self._history.recent(phone, self._rebuild_history(phone))
+        chat: list[ChatMessage] = [
+            {"role": "system", "content": system_prompt},
+            *({"role": turn["role"], "content": turn["content"]} for turn in earlier),
+            {"role": "user", "content": user_text},
+        ]
+        raw, engine = await self._ask(chat)
+
+        context = ActionContext(
+            phone=phone, customer_id=customer.id, now=now, business=self._business, customers=self._customers
+        )
+        results = await self._actions.dispatch(parse_actions(raw), context)
+        text = compose_reply(strip_actions(raw), results) or await self._apology()
+
+        shaped = shape_reply(text, self._segment_budget)
+        reply = Message(
+            direction="outbound",
+            kind="reply",
+            customer_id=customer.id,
+            phone=phone,
+            from_number=inbound[-1].to_number,  # answer from the number (or service) they texted
+            to_number=phone,
+            body=shaped.body,
+            status="pending",
+            segments=shaped.segments,
+            encoding=shaped.encoding,
+            details={"engine": engine, "actions": [_describe(result) for result in results]},
+        )
+        # Recording the reply closes the turn: from here on no retry asks the LLM or replies again.
+        await self._messages.close_turn([message.id for message in inbound], state="answered", reply=reply)
+        await self._history.append(
+            phone, {"role": "user", "content": user_text}, {"role": "assistant", "content": shaped.body}
+        )
+        await self._sender.deliver(reply)
+        log.info("answered %s with %s (%d segment(s))", mask_phone(phone), engine, shaped.segments)
+        return TurnResult(reply=reply, engine=engine, actions=results, system_prompt=system_prompt)
+
+    async def _ask(self, chat: list[ChatMessage]) -> tuple[str, str]:
+        """The LLM's answer, or the offline engine's when the LLM fails, so the customer still hears back."""
+        try:
+            return await self._llm.complete(chat), self._llm.name
+        except LLMError as exc:
+            log.warning("LLM failed (%s); answering with %s", exc, self._fallback.name)
+            return await self._fallback.complete(chat), self._fallback.name
+
+    def _prompt_values(self, customer: Customer, now: datetime) -> dict[str, Any]:
+        business = self._business
+        zone = ZoneInfo(customer.timezone or business.timezone)
+        local_now = now.astimezone(zone)
+        return {
+            "business": {
+                "name": business.name,
+                "timezone": business.timezone,
+                "phone": business.phone,
+                "website": business.website,
+                "address": business.address,
+                "hours": business.hours_summary(),
+                "services": [service.model_dump() for service in business.services],
+            },
+            "customer": {
+                "name": customer.name,
+                "tier": customer.tier,
+                "timezone": customer.timezone,
+            },
+            "now": {
+                "iso": local_now.isoformat(timespec="minutes"),
+                "text": local_now.strftime("%A, %B %d, %Y %I:%M %p %Z"),
+            },
+            "appointments": [],
+            "actions": self._actions.describe(),
+        }
+
+    def _rebuild_history(self, phone: str) -> Callable[[int], Any]:
+        async def rebuild(size: int) -> list[Turn]:
+            rows = await self._messages.recent(phone, size + 20)
+            turns: list[Turn] = [
+                {"role": "user" if row.direction == "inbound" else "assistant", "content": row.body}
+                for row in rows
+                if row.turn_state != "pending" and row.body
+            ]
+            return turns[-size:]
+
+        return rebuild
+
+    async def _apology(self) -> str:
+        return await self._renderer.render(
+            "fallback", {"business": {"name": self._business.name, "phone": self._business.phone}}
+        )
+
+
+def compose_reply(model_text: str, results: Sequence[ActionResult]) -> str:
+    """The model's words plus what the handlers did; a failed change replaces the words entirely."""
+    failed = [result for result in results if not result.ok and result.message]
+    if failed:
+        # Never send the model's text when an action failed: it may say "you're booked!".
+        return " ".join(result.message for result in failed)
+    done = [result.message for result in results if result.ok and result.message]
+    return " ".join(part for part in (model_text, *done) if part).strip()
+
+
+def _describe(result: ActionResult) -> dict[str, Any]:
+    return {"name": result.name, "ok": result.ok, "message": result.message, **result.data}

@@ -1,0 +1,1 @@
+"""The HTTP edges: Twilio webhooks, the sandbox phone, operations endpoints."""

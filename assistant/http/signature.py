@@ -1,0 +1,34 @@
+"""Twilio webhook signatures: the URL Twilio signed, checked with the SDK's own validator."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.requests import Request
+from twilio.request_validator import RequestValidator
+
+from assistant.settings import Settings
+
+
+def signed_url(request: Request, settings: Settings) -> str:
+    """The URL Twilio called: PUBLIC_BASE_URL + path + query, else this request's own URL."""
+    path = request.url.path
+    query = request.url.query
+    if settings.public_base_url:
+        url = settings.public_base_url.rstrip("/") + path
+    else:
+        scheme, host = request.url.scheme, request.headers.get("host", request.url.netloc)
+        # Forwarded headers are believable only when a proxy we trust set them.
+        if request.client and request.client.host in settings.trusted_proxy_hosts:
+            scheme = request.headers.get("x-forwarded-proto", scheme).split(",")[0].strip()
+            host = request.headers.get("x-forwarded-host", host).split(",")[0].strip()
+        url = f"{scheme}://{host}{path}"
+    return f"{url}?{query}" if query else url
+
+
+def is_signed(request: Request, form: Mapping[str, str], settings: Settings) -> bool:
+    signature = request.headers.get("x-twilio-signature", "")
+    if not signature or not settings.twilio_auth_token:
+        return False
+    validator = RequestValidator(settings.twilio_auth_token)
+    return bool(validator.validate(signed_url(request, settings), dict(form), signature))

@@ -1,0 +1,148 @@
+"""The opened clients and services one process works with, opened in order and closed in reverse."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from actions.catalog import default_registry
+from actions.registry import ActionRegistry
+from assistant.business import Business, load_business
+from assistant.conversation import Conversation
+from assistant.llm.offline import OfflineEngine
+from assistant.llm.openai_adapter import OpenAIChat
+from assistant.llm.port import ChatModel
+from assistant.sender import Sender
+from assistant.settings import Settings
+from assistant.sms.port import SmsGateway
+from assistant.sms.sandbox import SandboxOutbox
+from assistant.sms.twilio_adapter import TwilioGateway
+from assistant.worker import Worker
+from prompts.renderer import PromptRenderer
+from storage.customers import CustomerDirectory
+from storage.database import create_engine, session_factory
+from storage.history import ConversationHistory
+from storage.messages import MessageLog
+from storage.migrate import upgrade
+from storage.redis import connect_redis
+from storage.turn_queue import TurnQueue
+
+Clock = Callable[[], datetime]
+
+
+def utc_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """Everything a web or worker process needs, wired once from `Settings`."""
+
+    settings: Settings
+    business: Business
+    engine: AsyncEngine
+    redis: Redis
+    messages: MessageLog
+    customers: CustomerDirectory
+    history: ConversationHistory
+    renderer: PromptRenderer
+    llm: ChatModel
+    offline: OfflineEngine
+    gateway: SmsGateway
+    sender: Sender
+    actions: ActionRegistry
+    conversation: Conversation
+    queue: TurnQueue
+    clock: Clock
+
+    def worker(self) -> Worker:
+        return Worker(
+            queue=self.queue,
+            messages=self.messages,
+            conversation=self.conversation,
+            sender=self.sender,
+            redis=self.redis,
+            burst_window_seconds=self.settings.burst_window_seconds,
+            lease_seconds=self.settings.turn_lease_seconds,
+            concurrency=self.settings.worker_concurrency,
+        )
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    clock: Clock = utc_clock,
+    migrate: bool = False,
+    sandbox: bool = False,
+) -> AsyncIterator[Runtime]:
+    """Open the database, Redis, the LLM and the SMS gateway; `sandbox` forces the outbox (never texts)."""
+    business = load_business(settings.business_config)
+    async with AsyncExitStack() as stack:
+        engine = create_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        if migrate:
+            await upgrade(engine)
+        redis = connect_redis(settings.redis_url)
+        stack.push_async_callback(redis.aclose)
+
+        offline = OfflineEngine(business, clock=clock)
+        llm: ChatModel = OpenAIChat.from_settings(settings) if settings.llm_enabled else offline
+        stack.push_async_callback(llm.aclose)
+        gateway: SmsGateway = (
+            TwilioGateway.from_settings(settings)
+            if settings.twilio_enabled and not sandbox
+            else SandboxOutbox()
+        )
+        stack.push_async_callback(gateway.aclose)
+
+        sessions = session_factory(engine)
+        messages = MessageLog(sessions)
+        customers = CustomerDirectory(sessions)
+        history = ConversationHistory(
+            redis, size=settings.history_size, ttl_seconds=settings.history_ttl_seconds
+        )
+        renderer = PromptRenderer()
+        actions = default_registry()
+        sender = Sender(messages, gateway)
+        conversation = Conversation(
+            business=business,
+            messages=messages,
+            customers=customers,
+            history=history,
+            renderer=renderer,
+            llm=llm,
+            fallback=offline,
+            actions=actions,
+            sender=sender,
+            segment_budget=settings.segment_budget,
+            clock=clock,
+        )
+        consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        queue = TurnQueue(redis, consumer=consumer, lease_seconds=settings.turn_lease_seconds)
+        yield Runtime(
+            settings=settings,
+            business=business,
+            engine=engine,
+            redis=redis,
+            messages=messages,
+            customers=customers,
+            history=history,
+            renderer=renderer,
+            llm=llm,
+            offline=offline,
+            gateway=gateway,
+            sender=sender,
+            actions=actions,
+            conversation=conversation,
+            queue=queue,
+            clock=clock,
+        )

@@ -1,0 +1,110 @@
+"""The worker: takes phones off the queue and answers their pending texts, one phone at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+from redis.exceptions import LockError
+
+from assistant.conversation import Conversation
+from assistant.logs import mask_phone
+from assistant.sender import Sender
+from storage.messages import AlreadyAnswered, MessageLog
+from storage.turn_queue import TurnJob, TurnQueue
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_SECONDS = 15.0
+
+
+class Worker:
+    """Runs turns concurrently across phones and strictly in order within a phone."""
+
+    def __init__(
+        self,
+        *,
+        queue: TurnQueue,
+        messages: MessageLog,
+        conversation: Conversation,
+        sender: Sender,
+        redis: Redis,
+        burst_window_seconds: float,
+        lease_seconds: float,
+        concurrency: int,
+    ) -> None:
+        self._queue = queue
+        self._messages = messages
+        self._conversation = conversation
+        self._sender = sender
+        self._redis = redis
+        self._burst_window = burst_window_seconds
+        self._lease = lease_seconds
+        self._concurrency = concurrency
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Work until `stopping` is set, then let turns in flight finish."""
+        await self._queue.ensure_group()
+        await self.recover()
+        log.info("worker %s started", self._queue.consumer)
+        next_sweep = asyncio.get_running_loop().time() + SWEEP_INTERVAL_SECONDS
+        while not stopping.is_set():
+            free = self._concurrency - len(self._tasks)
+            if free <= 0:
+                await asyncio.wait(self._tasks, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            for job in await self._queue.take(free, block_ms=500):
+                task = asyncio.create_task(self._handle(job))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            if asyncio.get_running_loop().time() >= next_sweep:
+                await self.sweep()
+                next_sweep = asyncio.get_running_loop().time() + SWEEP_INTERVAL_SECONDS
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self._lease)
+        log.info("worker %s stopped", self._queue.consumer)
+
+    async def recover(self) -> None:
+        """SQL is the record: queue every phone still waiting, and send replies recorded but never sent."""
+        for phone in await self._messages.pending_phones():
+            await self._queue.enqueue(phone)
+        await self._sender.deliver_unsent()
+
+    async def sweep(self) -> None:
+        """Re-queue phones whose texts have waited longer than a lease (a lost enqueue, a flushed Redis)."""
+        for phone in await self._messages.pending_phones(older_than_seconds=self._lease):
+            await self._queue.enqueue(phone)
+
+    async def _handle(self, job: TurnJob) -> None:
+        try:
+            await self.answer_phone(job.phone)
+        except Exception:
+            # Left unacknowledged: another worker claims it again once the lease has passed.
+            log.exception("turn for %s failed; it will be retried", mask_phone(job.phone))
+            return
+        await self._queue.ack(job)
+
+    async def answer_phone(self, phone: str) -> None:
+        """Answer everything this phone has pending, a burst at a time, holding the phone's lock."""
+        lock = self._redis.lock(f"turn-lock:{phone}", timeout=self._lease, blocking_timeout=self._lease)
+        if not await lock.acquire():
+            raise TimeoutError(f"phone {mask_phone(phone)} stayed locked for a whole lease")
+        try:
+            while pending := await self._messages.pending_for(phone):
+                # Let a burst of texts settle so it is answered as one turn.
+                quiet_for = (datetime.now(UTC) - pending[-1].created_at).total_seconds()
+                if quiet_for < self._burst_window:
+                    await asyncio.sleep(self._burst_window - quiet_for)
+                    continue
+                try:
+                    await self._conversation.answer(phone, pending)
+                except AlreadyAnswered:
+                    log.info("turn for %s was answered elsewhere", mask_phone(phone))
+        finally:
+            try:
+                await lock.release()
+            except LockError:
+                log.warning("lock for %s expired before the turn ended", mask_phone(phone))

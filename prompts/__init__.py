@@ -1,0 +1,1 @@
+"""Staff-editable Jinja2 templates (the files here are the defaults) and their sandboxed renderer."""

@@ -1,0 +1,95 @@
+"""Render prompt templates in a Jinja2 sandbox with bounded time and output."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+TEMPLATE_DIR = Path(__file__).resolve().parent
+MAX_OUTPUT_CHARS = 20_000
+MAX_RENDER_SECONDS = 2.0
+
+
+class PromptError(Exception):
+    """A template failed to render; the message is safe to show staff."""
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, refusing operators that could build huge values ('a' * 10**9)."""
+
+    intercepted_binops = frozenset({"*", "**", "+"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and right > 64:
+            raise SecurityError("exponent too large")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
+                if sized and len(seq) * times > MAX_OUTPUT_CHARS:
+                    raise SecurityError("repetition too large")
+        result = super().call_binop(context, operator, left, right)
+        if isinstance(result, str | list | tuple) and len(result) > MAX_OUTPUT_CHARS:
+            raise SecurityError("value too large")
+        return result
+
+
+class TemplateSource:
+    """Where template source comes from: the files shipped in `prompts/` (staff versions layer on top)."""
+
+    def __init__(self, directory: Path = TEMPLATE_DIR) -> None:
+        self._directory = directory
+
+    def names(self) -> list[str]:
+        return sorted(path.stem for path in self._directory.glob("*.j2"))
+
+    async def get(self, name: str) -> str:
+        path = self._directory / f"{name}.j2"
+        if not path.is_file():
+            raise PromptError(f"no template named {name!r}")
+        return path.read_text(encoding="utf-8")
+
+
+class PromptRenderer:
+    """Renders named templates from plain dicts; user text is only ever a value, never source."""
+
+    def __init__(self, source: TemplateSource | None = None) -> None:
+        self.source = source or TemplateSource()
+        self._env = _BoundedSandbox(
+            undefined=StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+
+    async def render(self, name: str, values: Mapping[str, Any]) -> str:
+        return self.render_source(await self.source.get(name), values)
+
+    def render_source(self, source: str, values: Mapping[str, Any]) -> str:
+        """Render template text, stopping at the output cap or the time limit."""
+        deadline = time.monotonic() + MAX_RENDER_SECONDS
+        try:
+            template = self._env.from_string(source)
+            parts: list[str] = []
+            size = 0
+            for chunk in template.generate(dict(values)):
+                size += len(chunk)
+                if size > MAX_OUTPUT_CHARS:
+                    raise PromptError(f"template output is longer than {MAX_OUTPUT_CHARS} characters")
+                if time.monotonic() > deadline:
+                    raise PromptError(f"template took longer than {MAX_RENDER_SECONDS:g} s to render")
+                parts.append(chunk)
+        except PromptError:
+            raise
+        except SecurityError as exc:
+            raise PromptError(f"not allowed in a template: {exc}") from None
+        except TemplateError as exc:
+            raise PromptError(f"template error: {exc}") from None
+        except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as exc:
+            raise PromptError(f"template error: {exc}") from None
+        return "".join(parts).strip()

@@ -1,0 +1,1 @@
+"""Persistence: SQL tables and migrations, repositories, and the Redis-backed pieces."""

@@ -1,0 +1,240 @@
+"""The message log: inbound texts and their turn state, outbound texts and their delivery status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.customers import get_or_create_customer
+from storage.tables import Message, MessageEvent, utcnow
+
+# Delivery statuses only move forward; callbacks arrive out of order. Equal ranks are terminal alternatives.
+STATUS_RANK: dict[str, int] = {
+    "pending": 0,  # recorded here, not yet handed to the gateway
+    "submitting": 0,  # being handed over right now
+    "accepted": 1,
+    "scheduled": 1,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "canceled": 4,
+    "partially_delivered": 4,
+    "read": 5,
+}
+
+
+class AlreadyAnswered(Exception):
+    """Another worker answered (or skipped) some of these inbound messages first."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundText:
+    """An inbound SMS/MMS as the webhook received it."""
+
+    sid: str
+    from_number: str
+    to_number: str
+    body: str
+    media: list[dict[str, str]]
+
+
+class MessageLog:
+    """Reads and writes messages and their status events."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def record_inbound(self, text: InboundText) -> tuple[Message, bool]:
+        """Store an inbound text, pending a turn; returns (row, created). A known SID changes nothing."""
+        async with self._sessions() as session:
+            existing = await session.scalar(select(Message).where(Message.sid == text.sid))
+            if existing is not None:
+                return existing, False
+            customer = await get_or_create_customer(session, text.from_number)
+            message = Message(
+                sid=text.sid,
+                direction="inbound",
+                kind="inbound",
+                customer_id=customer.id,
+                phone=text.from_number,
+                from_number=text.from_number,
+                to_number=text.to_number,
+                body=text.body,
+                media=text.media,
+                status="received",
+                turn_state="pending",
+            )
+            session.add(message)
+            try:
+                await session.commit()
+            except IntegrityError:
+                # The same MessageSid raced in from a concurrent delivery: the first one won.
+                await session.rollback()
+                existing = await session.scalar(select(Message).where(Message.sid == text.sid))
+                if existing is None:
+                    raise
+                return existing, False
+            return message, True
+
+    async def pending_phones(self, older_than_seconds: float = 0) -> list[str]:
+        """Phones with inbound texts no turn has handled yet, longest waiting first."""
+        cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Message.phone, func.min(Message.id).label("first"))
+                .where(Message.turn_state == "pending", Message.created_at <= cutoff)
+                .group_by(Message.phone)
+                .order_by("first")
+            )
+            return [row.phone for row in rows]
+
+    async def pending_for(self, phone: str) -> list[Message]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Message)
+                .where(Message.phone == phone, Message.turn_state == "pending")
+                .order_by(Message.id)
+            )
+            return list(rows)
+
+    async def recent(self, phone: str, limit: int) -> list[Message]:
+        """The last `limit` texts with this phone, oldest first (to rebuild history)."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Message).where(Message.phone == phone).order_by(Message.id.desc()).limit(limit)
+            )
+            return list(reversed(list(rows)))
+
+    async def close_turn(
+        self,
+        inbound_ids: Sequence[int],
+        *,
+        state: str,
+        reply: Message | None = None,
+    ) -> Message | None:
+        """Mark a turn's inbound texts answered/skipped and record its reply, all or nothing."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(Message)
+                .where(Message.id.in_(inbound_ids), Message.turn_state == "pending")
+                .values(turn_state=state, updated_at=utcnow())
+            )
+            if result.rowcount != len(inbound_ids):
+                raise AlreadyAnswered(f"turn {list(inbound_ids)} was already handled")
+            if reply is not None:
+                reply.reply_to_id = inbound_ids[0]
+                session.add(reply)
+        return reply
+
+    async def add_outbound(self, message: Message) -> Message:
+        """Record an outbound text that is not a turn's reply (keyword answers, notifications)."""
+        async with self._sessions() as session, session.begin():
+            session.add(message)
+        return message
+
+    async def get(self, message_id: int) -> Message | None:
+        async with self._sessions() as session:
+            return await session.get(Message, message_id)
+
+    async def unsent(self) -> list[Message]:
+        """Outbound texts recorded but never handed to the gateway (a worker died in between)."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Message)
+                .where(Message.direction == "outbound", Message.status == "pending")
+                .order_by(Message.id)
+            )
+            return list(rows)
+
+    async def claim_for_sending(self, message_id: int) -> bool:
+        """Move pending → submitting; only one caller ever wins, so a text is handed over at most once."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(Message)
+                .where(Message.id == message_id, Message.status == "pending")
+                .values(status="submitting", updated_at=utcnow())
+            )
+            return result.rowcount == 1
+
+    async def mark_submitted(self, message_id: int, *, sid: str, status: str, sender: str) -> None:
+        """Record the gateway's SID; status callbacks that beat this response still count."""
+        async with self._sessions() as session, session.begin():
+            early = await session.scalars(select(MessageEvent.status).where(MessageEvent.sid == sid))
+            best = max([status, *early], key=lambda s: STATUS_RANK.get(s, 0))
+            await session.execute(
+                update(MessageEvent).where(MessageEvent.sid == sid).values(message_id=message_id)
+            )
+            await session.execute(
+                update(Message)
+                .where(Message.id == message_id)
+                .values(sid=sid, status=best, from_number=sender, sent_at=utcnow(), updated_at=utcnow())
+            )
+
+    async def mark_failed(self, message_id: int, *, error_code: int | None, reason: str) -> None:
+        async with self._sessions() as session, session.begin():
+            message = await session.get(Message, message_id)
+            if message is None:
+                return
+            message.status = "failed"
+            message.error_code = error_code
+            message.details = {**message.details, "failure": reason}
+
+    async def apply_status(
+        self, sid: str, status: str, error_code: int | None, payload: dict[str, Any]
+    ) -> Message | None:
+        """Append a status event and move the message's status forward only; None for unknown SIDs."""
+        rank = STATUS_RANK.get(status)
+        async with self._sessions() as session, session.begin():
+            message = await session.scalar(select(Message).where(Message.sid == sid))
+            session.add(
+                MessageEvent(
+                    message_id=message.id if message else None,
+                    sid=sid,
+                    status=status,
+                    error_code=error_code,
+                    payload=payload,
+                )
+            )
+            if message is None or rank is None:
+                return message
+            lower = [name for name, value in STATUS_RANK.items() if value < rank]
+            values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
+            if error_code is not None:
+                values["error_code"] = error_code
+            # A conditional UPDATE is atomic, so two racing callbacks can't move the status backwards.
+            await session.execute(
+                update(Message).where(Message.id == message.id, Message.status.in_(lower)).values(**values)
+            )
+        return message
+
+    async def events_for(self, sid: str) -> list[MessageEvent]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(MessageEvent).where(MessageEvent.sid == sid).order_by(MessageEvent.id)
+            )
+            return list(rows)
+
+    async def listing(self, *, phone: str | None = None, limit: int = 50) -> list[Message]:
+        """Newest first, for the CLI and the consoles."""
+        async with self._sessions() as session:
+            query = select(Message).order_by(Message.id.desc()).limit(limit)
+            if phone:
+                query = query.where(Message.phone == phone)
+            return list(await session.scalars(query))
+
+    async def last_activity(self, phone: str) -> datetime | None:
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(func.max(Message.created_at)).where(
+                    Message.phone == phone, Message.direction == "inbound"
+                )
+            )

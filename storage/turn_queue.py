@@ -1,0 +1,74 @@
+"""The work queue of phones with texts to answer: a Redis stream read by a consumer group."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+log = logging.getLogger(__name__)
+
+STREAM = "turns"
+GROUP = "workers"
+# Far above any backlog; SQL, not the stream, is the record of what still needs an answer.
+MAX_LENGTH = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class TurnJob:
+    """One delivery of "this phone has texts waiting"."""
+
+    id: str
+    phone: str
+
+
+class TurnQueue:
+    """At-least-once delivery with XREADGROUP/XACK; XAUTOCLAIM takes over jobs of dead consumers."""
+
+    def __init__(self, redis: Redis, *, consumer: str, lease_seconds: float) -> None:
+        self._redis = redis
+        self.consumer = consumer
+        self._lease_ms = int(lease_seconds * 1000)
+        self._claim_cursor = "0-0"
+
+    async def ensure_group(self) -> None:
+        try:
+            await self._redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def enqueue(self, phone: str) -> None:
+        await self._redis.xadd(STREAM, {"phone": phone}, maxlen=MAX_LENGTH, approximate=True)
+
+    async def take(self, count: int, block_ms: int) -> list[TurnJob]:
+        """Jobs left unacknowledged past the lease first (their worker died), then new ones."""
+        cursor, claimed, _deleted = await self._redis.xautoclaim(
+            STREAM,
+            GROUP,
+            self.consumer,
+            min_idle_time=self._lease_ms,
+            start_id=self._claim_cursor,
+            count=count,
+        )
+        self._claim_cursor = cursor
+        jobs = [self._job(entry_id, fields) for entry_id, fields in claimed if fields]
+        if len(jobs) < count:
+            response = await self._redis.xreadgroup(
+                GROUP, self.consumer, {STREAM: ">"}, count=count - len(jobs), block=block_ms
+            )
+            for _stream, entries in response or []:
+                jobs.extend(self._job(entry_id, fields) for entry_id, fields in entries)
+        return jobs
+
+    async def ack(self, job: TurnJob) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xack(STREAM, GROUP, job.id)
+            pipe.xdel(STREAM, job.id)
+            await pipe.execute()
+
+    @staticmethod
+    def _job(entry_id: str, fields: dict[str, str]) -> TurnJob:
+        return TurnJob(id=entry_id, phone=fields["phone"])

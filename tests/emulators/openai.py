@@ -1,0 +1,169 @@
+"""An OpenAI-compatible chat-completions endpoint (Starlette) that the real `openai` SDK can talk to."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+DEFAULT_REPLY = "Hello from the OpenAI emulator."
+_UNSET: Any = object()
+
+Responder = Callable[[dict[str, Any]], "str | None"]
+
+# OpenAI's own error types for the statuses tests script.
+_ERROR_TYPES = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    404: ("invalid_request_error", "model_not_found"),
+    429: ("requests", "rate_limit_exceeded"),
+}
+
+
+def openai_error(status: int, message: str) -> JSONResponse:
+    """An error response in OpenAI's JSON shape."""
+    kind, code = _ERROR_TYPES.get(status, ("server_error", None))
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return JSONResponse(body, status_code=status, headers={"x-request-id": _request_id()})
+
+
+def _request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+class OpenAIEmulator:
+    """`POST /v1/chat/completions`, in memory and scriptable from tests; point the SDK at `{url}/v1`."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        reply: str | None = DEFAULT_REPLY,
+        responder: Responder | None = None,
+    ) -> None:
+        self.api_key = api_key
+        # Every authenticated request body, answered or failed, in arrival order.
+        self.requests: list[dict[str, Any]] = []
+        self.delay = 0.0
+        self.responder = responder
+        # When set, failures carry OpenAI's `retry-after-ms` header, which the SDK obeys between retries.
+        self.retry_after_ms: int | None = None
+        self._fixed = reply
+        self._script: deque[str | None] = deque()
+        self._failures: deque[list[int]] = deque()
+        # The app runs on uvicorn's thread while tests script and read it from theirs.
+        self._lock = threading.Lock()
+        self.app = Starlette(routes=[Route("/v1/chat/completions", self._chat, methods=["POST"])])
+
+    def reply_with(self, text: str | None) -> None:
+        """Answer every request with `text` (None sends a null content)."""
+        with self._lock:
+            self._fixed = text
+            self._script.clear()
+            self.responder = None
+
+    def script(self, replies: list[str | None]) -> None:
+        """Answer the next requests with these replies in order, then fall back to the usual answer."""
+        with self._lock:
+            self._script.extend(replies)
+
+    def respond(self, responder: Responder) -> None:
+        """Compute each answer from the request body (after any scripted replies run out)."""
+        self.responder = responder
+
+    def fail_next(self, status: int = 500, times: int = 1) -> None:
+        """Answer the next `times` requests with this HTTP error."""
+        with self._lock:
+            self._failures.append([status, times])
+
+    def reset(self) -> None:
+        """Forget requests and scripted behaviour."""
+        with self._lock:
+            self.requests.clear()
+            self._script.clear()
+            self._failures.clear()
+            self._fixed = DEFAULT_REPLY
+            self.responder = None
+            self.delay = 0.0
+            self.retry_after_ms = None
+
+    def _authorized(self, request: Request) -> bool:
+        if self.api_key is None:
+            return True
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and secrets.compare_digest(token.encode(), self.api_key.encode())
+
+    def _next_failure(self) -> int | None:
+        if not self._failures:
+            return None
+        failure = self._failures[0]
+        failure[1] -= 1
+        if failure[1] <= 0:
+            self._failures.popleft()
+        return failure[0]
+
+    async def _chat(self, request: Request) -> JSONResponse:
+        if not self._authorized(request):
+            return openai_error(401, "Incorrect API key provided.")
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return openai_error(400, "We could not parse the JSON body of your request.")
+        if not isinstance(body, dict) or not body.get("model") or not isinstance(body.get("messages"), list):
+            return openai_error(400, "'model' and 'messages' are required properties.")
+        with self._lock:
+            self.requests.append(body)
+            status = self._next_failure()
+            scripted = self._script.popleft() if self._script else _UNSET
+            responder, fixed = self.responder, self._fixed
+        if self.delay:
+            # An async sleep, so concurrent requests overlap instead of queueing.
+            await asyncio.sleep(self.delay)
+        if status is not None:
+            response = openai_error(status, f"The server had an error processing your request ({status}).")
+            if self.retry_after_ms is not None:
+                response.headers["retry-after-ms"] = str(self.retry_after_ms)
+            return response
+        if scripted is not _UNSET:
+            content = scripted
+        elif responder is not None:
+            content = responder(body)
+        else:
+            content = fixed
+        return JSONResponse(_completion(body, content), headers={"x-request-id": _request_id()})
+
+
+def _completion(body: dict[str, Any], content: str | None) -> dict[str, Any]:
+    """A ChatCompletion object as OpenAI returns it, with rough whitespace token counts."""
+    messages = [m for m in body["messages"] if isinstance(m, dict)]
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+    completion_tokens = len((content or "").split())
+    return {
+        "id": "chatcmpl-" + secrets.token_hex(12),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body["model"],
+        "system_fingerprint": "fp_emulator",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }

@@ -1,0 +1,117 @@
+"""Which real servers the suite can use: Redis and PostgreSQL when reachable, else the in-process defaults."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+
+import asyncpg
+import redis
+from sqlalchemy.engine import make_url
+
+from storage.database import create_engine
+from storage.migrate import upgrade
+
+# Our own Redis database number, so a developer's data in db 0 is never touched.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+@cache
+def redis_available() -> bool:
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        return False
+    return True
+
+
+@cache
+def postgres_available() -> bool:
+    if not TEST_DATABASE_URL:
+        return False
+
+    async def probe() -> None:
+        connection = await asyncpg.connect(_asyncpg_dsn(TEST_DATABASE_URL), timeout=3)
+        await connection.close()
+
+    try:
+        asyncio.run(probe())
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        return False
+    return True
+
+
+def database_params() -> list[str]:
+    return ["sqlite", "postgresql"] if postgres_available() else ["sqlite"]
+
+
+def describe() -> list[str]:
+    return [
+        f"redis: {TEST_REDIS_URL if redis_available() else 'in-process (memory://)'}",
+        f"databases: {', '.join(database_params())}",
+    ]
+
+
+def skipped() -> list[str]:
+    notes = []
+    if not redis_available():
+        notes.append(f"no Redis at {TEST_REDIS_URL}: Redis-backed code ran in-process; multi-process tests skipped")
+    if not TEST_DATABASE_URL:
+        notes.append("TEST_DATABASE_URL is not set: SQL tests ran on SQLite only")
+    elif not postgres_available():
+        notes.append(f"PostgreSQL at TEST_DATABASE_URL is unreachable: SQL tests ran on SQLite only")
+    return notes
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    assert TEST_DATABASE_URL
+    name = f"sms_assistant_test_{uuid.uuid4().hex[:12]}"
+    admin = _asyncpg_dsn(TEST_DATABASE_URL)
+
+    async def run(statement: str) -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    url = make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        asyncio.run(_migrate(url))  # as an operator would with `sms-assistant db upgrade`
+        yield url
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def redis_database() -> Iterator[str]:
+    if not redis_available():
+        yield "memory://"
+        return
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    client.flushdb()
+    try:
+        yield TEST_REDIS_URL
+    finally:
+        client.flushdb()
+        client.close()

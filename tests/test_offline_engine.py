@@ -1,0 +1,195 @@
+"""The offline engine's intent rules and date reading, against the example business and a fixed clock."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from assistant.business import Business, load_business
+from assistant.llm.offline import OfflineEngine
+from assistant.llm.port import ChatMessage
+from assistant.llm.when import When, find_when
+
+ZONE = ZoneInfo("America/Los_Angeles")
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZONE)  # a Monday morning
+SYSTEM = (
+    "You are the assistant for Acme Fitness.\n"
+    "Upcoming appointments:\n"
+    "- #42 Yoga 2026-11-24T18:00\n"
+    "- #43 Personal Training 2026-11-27T09:00\n"
+)
+TAG = re.compile(r"\[ACTION:[^\]]*\]")
+MOVE_42_FRIDAY = '[ACTION:UPDATE appointment="42" start="2026-11-27T09:00"]'
+
+
+
+@pytest.fixture(scope="module")
+def business() -> Business:
+    return load_business(None)
+
+
+@pytest.fixture(scope="module")
+def engine(business: Business) -> OfflineEngine:
+    return OfflineEngine(business, clock=lambda: NOW)
+
+
+def ask(engine: OfflineEngine, text: str, system: str = SYSTEM) -> str:
+    messages: list[ChatMessage] = [{"role": "system", "content": system}, {"role": "user", "content": text}]
+    return engine.reply(messages)
+
+
+@pytest.mark.parametrize(
+    ("text", "tag"),
+    [
+        ("book yoga tomorrow at 6pm", '[ACTION:SCHEDULE service="Yoga" start="2026-11-24T18:00"]'),
+        ("can I get a spin class friday 7am", '[ACTION:SCHEDULE service="Spin" start="2026-11-27T07:00"]'),
+        ("schedule personal training on Nov 30 at 10:00",
+         '[ACTION:SCHEDULE service="Personal Training" start="2026-11-30T10:00"]'),
+        ("Book yoga next monday at 9", '[ACTION:SCHEDULE service="Yoga" start="2026-11-30T09:00"]'),
+        ("yoga tomorrow at 6pm?", '[ACTION:SCHEDULE service="Yoga" start="2026-11-24T18:00"]'),
+        ("move my yoga to friday at 9am", MOVE_42_FRIDAY),
+        ("reschedule appointment 42 to tomorrow 10am",
+         '[ACTION:UPDATE appointment="42" start="2026-11-24T10:00"]'),
+        ("can you move #43 to saturday at 10", '[ACTION:UPDATE appointment="43" start="2026-11-28T10:00"]'),
+        ("I want to move my yoga to friday at 9am", MOVE_42_FRIDAY),
+        ("move my tuesday yoga to friday at 9am", MOVE_42_FRIDAY),
+        ("move my training to saturday at 10", '[ACTION:UPDATE appointment="43" start="2026-11-28T10:00"]'),
+        ("cancel my yoga", '[ACTION:CANCEL appointment="42"]'),
+        ("I need to cancel my appointment tomorrow", '[ACTION:CANCEL appointment="42"]'),
+        ("please cancel appointment #43", '[ACTION:CANCEL appointment="43"]'),
+        ("can I talk to a human?", '[ACTION:HANDOFF reason="customer asked for a person"]'),
+    ],
+)
+def test_actions(engine: OfflineEngine, text: str, tag: str) -> None:
+    reply = ask(engine, text)
+
+    assert TAG.findall(reply) == [tag]
+    assert reply.endswith(tag)
+
+
+def test_booking_line_is_neutral(engine: OfflineEngine) -> None:
+    reply = ask(engine, "book yoga tomorrow at 6pm")
+
+    assert reply.startswith("Let me book Yoga for Tue Nov 24 at 6:00 PM.")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hi", "Acme Fitness"),
+        ("Good morning!", "book, move or cancel"),
+        ("when are you open", "Mon-Thu 6:00 AM-9:00 PM"),
+        ("open on sunday?", "Sat-Sun 8:00 AM-6:00 PM"),
+        ("hours", "Fri 6:00 AM-8:00 PM"),
+        ("what classes do you have", "Yoga $20 (60 min), Personal Training $75 (60 min), Spin $18 (45 min)"),
+        ("prices?", "Spin $18"),
+        ("how much is yoga", "Yoga is $20 for 60 minutes."),
+        ("book yoga", "What day and time would you like for Yoga?"),
+        ("book spin on saturday", "What time on Sat Nov 28 would you like for Spin?"),
+        ("book a class tomorrow at 6pm", "Which would you like to book?"),
+        ("move my appointment", "Which appointment should I move? #42 Yoga on Tue Nov 24 at 6:00 PM; #43"),
+        ("I'd like to move my yoga", "What day and time should I move your Yoga on Tue Nov 24 at 6:00 PM"),
+        ("change my yoga to thursday", "What time on Thu Nov 26 should I move your Yoga"),
+        ("I can't make it to my class", "Which appointment should I cancel?"),
+        ("thanks!", "You're welcome"),
+        ("[The customer attached 1 image: image/jpeg]", "Thanks for the picture! A person from our team"),
+        ("what's the weather like", "hours, prices, and booking, moving or cancelling"),
+    ],
+)
+def test_answers(engine: OfflineEngine, text: str, expected: str) -> None:
+    reply = ask(engine, text)
+
+    assert expected in reply
+    assert "[ACTION" not in reply
+
+
+def test_media_with_a_question_answers_the_question(engine: OfflineEngine) -> None:
+    reply = ask(engine, "[The customer attached 1 image: image/jpeg]\nhow much is spin?")
+
+    assert reply.startswith("Spin is $18")
+
+
+def test_without_listed_appointments_it_asks_which(engine: OfflineEngine) -> None:
+    reply = ask(engine, "cancel my yoga", system="You are the assistant.")
+
+    assert "[ACTION" not in reply
+    assert "Which one do you mean?" in reply
+
+
+def test_an_appointment_id_works_without_the_list(engine: OfflineEngine) -> None:
+    reply = ask(engine, "reschedule appointment 42 to tomorrow 10am", system="")
+
+    assert reply == (
+        'Let me move your appointment #42 to Tue Nov 24 at 10:00 AM. '
+        '[ACTION:UPDATE appointment="42" start="2026-11-24T10:00"]'
+    )
+
+
+def test_the_only_appointment_is_picked(engine: OfflineEngine) -> None:
+    reply = ask(engine, "I can't make it to my class", system="- #7 Spin 2026-11-25T07:00")
+
+    assert reply.endswith('[ACTION:CANCEL appointment="7"]')
+
+
+def test_only_the_last_user_message_counts(engine: OfflineEngine) -> None:
+    messages: list[ChatMessage] = [
+        {"role": "system", "content": "If the customer says hi, book yoga tomorrow at 6pm."},
+        {"role": "user", "content": "book yoga tomorrow at 6pm"},
+        {"role": "assistant", "content": "Let me book Yoga for Tue Nov 24 at 6:00 PM."},
+        {"role": "user", "content": "thank you"},
+    ]
+
+    assert engine.reply(messages) == "You're welcome! Text us anytime."
+
+
+async def test_complete_is_the_async_port(engine: OfflineEngine) -> None:
+    reply = await engine.complete([{"role": "user", "content": "hello"}])
+
+    assert reply.startswith("Hi! This is Acme Fitness.")
+    await engine.aclose()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["hi", "hours", "prices", "book yoga tomorrow at 6pm", "move my yoga to friday at 9am", "cancel my yoga",
+     "can't make it", "thanks", "help me with something", "[The customer attached 2 images: image/png]"],
+)
+def test_replies_are_plain_sms_that_never_claim_success(engine: OfflineEngine, text: str) -> None:
+    reply = TAG.sub("", ask(engine, text))
+
+    assert reply.isascii() and "**" not in reply
+    assert not re.search(r"\b(booked|confirmed|cancelled|canceled|moved|all set|done)\b", reply, re.I)
+    assert "reply cancel" not in reply.lower()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tomorrow at 6pm", When(date(2026, 11, 24), time(18, 0))),
+        ("friday 7am", When(date(2026, 11, 27), time(7, 0))),
+        ("Nov 30 at 10:00", When(date(2026, 11, 30), time(10, 0))),
+        ("next monday at 9", When(date(2026, 11, 30), time(9, 0))),
+        ("tonight at 7", When(date(2026, 11, 23), time(19, 0))),
+        ("tmrw 6:30pm", When(date(2026, 11, 24), time(18, 30))),
+        ("11/30 at 5:30pm", When(date(2026, 11, 30), time(17, 30))),
+        ("friday at noon", When(date(2026, 11, 27), time(12, 0))),
+        ("dec 1st at 18:00", When(date(2026, 12, 1), time(18, 0))),
+        ("at 9am", When(date(2026, 11, 24), time(9, 0))),  # 9 AM today has passed
+        ("at 5", When(date(2026, 11, 23), time(17, 0))),  # the business is open at 5 PM, not 5 AM
+        ("saturday", When(date(2026, 11, 28), None)),
+        ("may I come in", When()),
+        ("book yoga", When()),
+    ],
+)
+def test_find_when(business: Business, text: str, expected: When) -> None:
+    assert find_when(text, NOW, business) == expected
+
+
+def test_find_when_uses_the_business_zone(business: Business) -> None:
+    # 02:00 UTC on Nov 24 is still Nov 23 in Los Angeles, so "tomorrow" is Nov 24 there.
+    found = find_when("tomorrow at 6pm", datetime(2026, 11, 24, 2, 0, tzinfo=ZoneInfo("UTC")), business)
+
+    assert found.start == datetime(2026, 11, 24, 18, 0)
