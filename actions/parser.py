@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-TAG = re.compile(r"\[ACTION:(?P<name>[A-Za-z_]+)(?P<args>(?:\s+[A-Za-z_]+=\"[^\"\]]*\")*)\s*\]")
+TAG = re.compile(
+    r"\[ACTION:(?P<name>[A-Za-z_]+)(?P<args>(?:\s+[A-Za-z_]+=\"[^\"\]]*\")*)\s*\]", re.IGNORECASE
+)
 ARG = re.compile(r"(?P<key>[A-Za-z_]+)=\"(?P<value>[^\"\]]*)\"")
 # Anything that opens like a tag, even malformed, must never reach a customer.
 LOOSE_TAG = re.compile(r"\[\s*ACTION\b[^\]]*\]?", re.IGNORECASE)

@@ -88,7 +88,7 @@ class Conversation:
         now = self._clock()
 
         system_prompt = await self._renderer.render("system", self._prompt_values(customer, now))
-        earlier = await self._history.recent(phone, self._rebuild_history(phone))
+        earlier = await self.history(phone)
         chat: list[ChatMessage] = [
             {"role": "system", "content": system_prompt},
             *({"role": turn["role"], "content": turn["content"]} for turn in earlier),
@@ -160,8 +160,10 @@ class Conversation:
             "actions": self._actions.describe(),
         }
 
-    def _rebuild_history(self, phone: str) -> Callable[[int], Any]:
-        async def rebuild(size: int) -> list[Turn]:
+    async def history(self, phone: str) -> list[Turn]:
+        """The remembered turns with this phone, rebuilt from the message log when Redis has none."""
+
+        async def from_sql(size: int) -> list[Turn]:
             rows = await self._messages.recent(phone, size + 20)
             turns: list[Turn] = [
                 {"role": "user" if row.direction == "inbound" else "assistant", "content": row.body}
@@ -170,7 +172,7 @@ class Conversation:
             ]
             return turns[-size:]
 
-        return rebuild
+        return await self._history.recent(phone, from_sql)
 
     async def _apology(self) -> str:
         return await self._renderer.render(

@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 
 from assistant.conversation import Conversation
 from assistant.logs import mask_phone
@@ -56,7 +56,12 @@ class Worker:
             if free <= 0:
                 await asyncio.wait(self._tasks, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
                 continue
-            for job in await self._queue.take(free, block_ms=500):
+            try:
+                jobs = await self._queue.take(free, block_ms=500)
+            except RedisError as exc:
+                await self._reconnect(exc)
+                continue
+            for job in jobs:
                 task = asyncio.create_task(self._handle(job))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -66,6 +71,16 @@ class Worker:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self._lease)
         log.info("worker %s stopped", self._queue.consumer)
+
+    async def _reconnect(self, error: RedisError) -> None:
+        """Redis went away or was flushed: back off, rebuild the group, and re-queue from SQL."""
+        log.warning("queue unavailable (%s); retrying", error)
+        await asyncio.sleep(1.0)
+        try:
+            await self._queue.ensure_group()
+            await self.recover()
+        except RedisError:
+            return
 
     async def recover(self) -> None:
         """SQL is the record: queue every phone still waiting, and send replies recorded but never sent."""

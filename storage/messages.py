@@ -166,18 +166,23 @@ class MessageLog:
             return result.rowcount == 1
 
     async def mark_submitted(self, message_id: int, *, sid: str, status: str, sender: str) -> None:
-        """Record the gateway's SID; status callbacks that beat this response still count."""
+        """Record the gateway's SID, then its status — forward only, counting callbacks that beat us here."""
         async with self._sessions() as session, session.begin():
-            early = await session.scalars(select(MessageEvent.status).where(MessageEvent.sid == sid))
-            best = max([status, *early], key=lambda s: STATUS_RANK.get(s, 0))
-            await session.execute(
-                update(MessageEvent).where(MessageEvent.sid == sid).values(message_id=message_id)
-            )
             await session.execute(
                 update(Message)
                 .where(Message.id == message_id)
-                .values(sid=sid, status=best, from_number=sender, sent_at=utcnow(), updated_at=utcnow())
+                .values(sid=sid, from_number=sender, sent_at=utcnow(), updated_at=utcnow())
             )
+        # From the commit above on, callbacks find the message by SID and move it themselves.
+        async with self._sessions() as session, session.begin():
+            early = list(await session.scalars(select(MessageEvent.status).where(MessageEvent.sid == sid)))
+            await session.execute(
+                update(MessageEvent)
+                .where(MessageEvent.sid == sid, MessageEvent.message_id.is_(None))
+                .values(message_id=message_id)
+            )
+            best = max([status, *early], key=lambda name: STATUS_RANK.get(name, 0))
+            await self._advance(session, message_id, best, None)
 
     async def mark_failed(self, message_id: int, *, error_code: int | None, reason: str) -> None:
         async with self._sessions() as session, session.begin():
@@ -192,7 +197,6 @@ class MessageLog:
         self, sid: str, status: str, error_code: int | None, payload: dict[str, Any]
     ) -> Message | None:
         """Append a status event and move the message's status forward only; None for unknown SIDs."""
-        rank = STATUS_RANK.get(status)
         async with self._sessions() as session, session.begin():
             message = await session.scalar(select(Message).where(Message.sid == sid))
             session.add(
@@ -204,17 +208,21 @@ class MessageLog:
                     payload=payload,
                 )
             )
-            if message is None or rank is None:
-                return message
-            lower = [name for name, value in STATUS_RANK.items() if value < rank]
-            values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
-            if error_code is not None:
-                values["error_code"] = error_code
-            # A conditional UPDATE is atomic, so two racing callbacks can't move the status backwards.
-            await session.execute(
-                update(Message).where(Message.id == message.id, Message.status.in_(lower)).values(**values)
-            )
+            if message is not None and status in STATUS_RANK:
+                await self._advance(session, message.id, status, error_code)
         return message
+
+    @staticmethod
+    async def _advance(session: AsyncSession, message_id: int, status: str, error_code: int | None) -> None:
+        """Move a message's status to `status` only if that is forward of where it is."""
+        lower = [name for name, value in STATUS_RANK.items() if value < STATUS_RANK[status]]
+        values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
+        if error_code is not None:
+            values["error_code"] = error_code
+        # A conditional UPDATE is atomic, so two racing callbacks can't move the status backwards.
+        await session.execute(
+            update(Message).where(Message.id == message_id, Message.status.in_(lower)).values(**values)
+        )
 
     async def events_for(self, sid: str) -> list[MessageEvent]:
         async with self._sessions() as session:

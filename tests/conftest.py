@@ -12,12 +12,14 @@ from typing import Any
 import httpx
 import pytest
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from sqlalchemy import func, select
 from starlette.applications import Starlette
 from twilio.request_validator import RequestValidator
 
 from assistant.app import create_app
 from assistant.runtime import Runtime
 from assistant.settings import Settings
+from storage.tables import Message
 from tests.emulators.openai import OpenAIEmulator
 from tests.emulators.server import serve_in_thread
 from tests.emulators.twilio import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, TwilioEmulator
@@ -148,7 +150,9 @@ class RunningApp:
 
     def signature(self, path: str, params: dict[str, str]) -> str:
         validator = RequestValidator(self.settings.twilio_auth_token or "")
-        return validator.compute_signature((self.settings.public_base_url or "http://testserver") + path, params)
+        return validator.compute_signature(
+            (self.settings.public_base_url or "http://testserver") + path, params
+        )
 
     async def twilio_post(
         self, path: str, params: dict[str, str], *, signature: str | None = None
@@ -174,8 +178,13 @@ class RunningApp:
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
             pending = await self.runtime.messages.pending_phones()
-            unsent = await self.runtime.messages.unsent()
-            if not pending and not unsent:
+            async with self.runtime.engine.connect() as connection:
+                in_flight = await connection.scalar(
+                    select(func.count())
+                    .select_from(Message)
+                    .where(Message.direction == "outbound", Message.status.in_(["pending", "submitting"]))
+                )
+            if not pending and not in_flight:
                 return
             await asyncio.sleep(0.05)
         raise AssertionError("turns did not finish in time")

@@ -25,7 +25,6 @@ TAG = re.compile(r"\[ACTION:[^\]]*\]")
 MOVE_42_FRIDAY = '[ACTION:UPDATE appointment="42" start="2026-11-27T09:00"]'
 
 
-
 @pytest.fixture(scope="module")
 def business() -> Business:
     return load_business(None)
@@ -46,13 +45,17 @@ def ask(engine: OfflineEngine, text: str, system: str = SYSTEM) -> str:
     [
         ("book yoga tomorrow at 6pm", '[ACTION:SCHEDULE service="Yoga" start="2026-11-24T18:00"]'),
         ("can I get a spin class friday 7am", '[ACTION:SCHEDULE service="Spin" start="2026-11-27T07:00"]'),
-        ("schedule personal training on Nov 30 at 10:00",
-         '[ACTION:SCHEDULE service="Personal Training" start="2026-11-30T10:00"]'),
+        (
+            "schedule personal training on Nov 30 at 10:00",
+            '[ACTION:SCHEDULE service="Personal Training" start="2026-11-30T10:00"]',
+        ),
         ("Book yoga next monday at 9", '[ACTION:SCHEDULE service="Yoga" start="2026-11-30T09:00"]'),
         ("yoga tomorrow at 6pm?", '[ACTION:SCHEDULE service="Yoga" start="2026-11-24T18:00"]'),
         ("move my yoga to friday at 9am", MOVE_42_FRIDAY),
-        ("reschedule appointment 42 to tomorrow 10am",
-         '[ACTION:UPDATE appointment="42" start="2026-11-24T10:00"]'),
+        (
+            "reschedule appointment 42 to tomorrow 10am",
+            '[ACTION:UPDATE appointment="42" start="2026-11-24T10:00"]',
+        ),
         ("can you move #43 to saturday at 10", '[ACTION:UPDATE appointment="43" start="2026-11-28T10:00"]'),
         ("I want to move my yoga to friday at 9am", MOVE_42_FRIDAY),
         ("move my tuesday yoga to friday at 9am", MOVE_42_FRIDAY),
@@ -123,7 +126,7 @@ def test_an_appointment_id_works_without_the_list(engine: OfflineEngine) -> None
     reply = ask(engine, "reschedule appointment 42 to tomorrow 10am", system="")
 
     assert reply == (
-        'Let me move your appointment #42 to Tue Nov 24 at 10:00 AM. '
+        "Let me move your appointment #42 to Tue Nov 24 at 10:00 AM. "
         '[ACTION:UPDATE appointment="42" start="2026-11-24T10:00"]'
     )
 
@@ -154,8 +157,18 @@ async def test_complete_is_the_async_port(engine: OfflineEngine) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["hi", "hours", "prices", "book yoga tomorrow at 6pm", "move my yoga to friday at 9am", "cancel my yoga",
-     "can't make it", "thanks", "help me with something", "[The customer attached 2 images: image/png]"],
+    [
+        "hi",
+        "hours",
+        "prices",
+        "book yoga tomorrow at 6pm",
+        "move my yoga to friday at 9am",
+        "cancel my yoga",
+        "can't make it",
+        "thanks",
+        "help me with something",
+        "[The customer attached 2 images: image/png]",
+    ],
 )
 def test_replies_are_plain_sms_that_never_claim_success(engine: OfflineEngine, text: str) -> None:
     reply = TAG.sub("", ask(engine, text))

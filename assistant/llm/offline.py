@@ -36,21 +36,50 @@ def _words(*alternatives: str) -> re.Pattern[str]:
 
 
 # The intent patterns, one per line; the engine tries them in the order it lists them.
-HANDOFF = _words("human", "real person", "a person", r"(?:talk|speak|chat) (?:to|with) some(?:one|body)",
-                 "staff", "agent", "representative", "manager", "operator")
-CANCEL = _words(r"cancel\w*", "call off", r"can'?t make it", "cannot make it", r"won'?t make it",
-                r"can'?t come", r"unable to (?:make|come|attend)", "not coming")
+HANDOFF = _words(
+    "human",
+    "real person",
+    "a person",
+    r"(?:talk|speak|chat) (?:to|with) some(?:one|body)",
+    "staff",
+    "agent",
+    "representative",
+    "manager",
+    "operator",
+)
+CANCEL = _words(
+    r"cancel\w*",
+    "call off",
+    r"can'?t make it",
+    "cannot make it",
+    r"won'?t make it",
+    r"can'?t come",
+    r"unable to (?:make|come|attend)",
+    "not coming",
+)
 MOVE = _words("move", "reschedule", "re-schedule", "change", "push", "postpone", "switch", "shift")
 # "yoga tomorrow at 6?" has no verb: a service named with a day or time also counts as booking.
 BOOK = _words("book", "schedule", "reserve", r"sign (?:me )?up", "appointment", r"can i (?:get|take|join|do)")
 HOURS = _words("hours", "open", "opening", r"close[sd]?", "closing", "what time")
-PRICES = _words(r"prices?", "pricing", r"costs?", "how much", r"rates?", r"fees?", "services", "classes",
-                "offer", "menu", "what do you have")
+PRICES = _words(
+    r"prices?",
+    "pricing",
+    r"costs?",
+    "how much",
+    r"rates?",
+    r"fees?",
+    "services",
+    "classes",
+    "offer",
+    "menu",
+    "what do you have",
+)
 THANKS = _words("thanks", r"thank (?:you|u)", "thx", "ty", "tysm", "appreciate it", "cheers")
 # Words too common to name a service on their own ("class" in "Spin Class").
 GENERIC_WORDS = frozenset({"class", "classes", "session", "lesson", "appointment", "with", "and", "the"})
-GREETING = re.compile(r"^\W*(?:hi|hello|hey|hiya|howdy|yo|good (?:morning|afternoon|evening))\b",
-                      re.IGNORECASE)
+GREETING = re.compile(
+    r"^\W*(?:hi|hello|hey|hiya|howdy|yo|good (?:morning|afternoon|evening))\b", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -117,8 +146,10 @@ class OfflineEngine:
     # --- one function per intent ---
 
     def _greeting(self, text: str, upcoming: list[Upcoming]) -> str:
-        return (f"Hi! This is {self.business.name}. I can tell you our hours and prices, and book, move or "
-                "cancel an appointment for you. What can I do for you?")
+        return (
+            f"Hi! This is {self.business.name}. I can tell you our hours and prices, and book, move or "
+            "cancel an appointment for you. What can I do for you?"
+        )
 
     def _hours(self, text: str, upcoming: list[Upcoming]) -> str:
         lines = self.business.hours_summary()
@@ -149,8 +180,10 @@ class OfflineEngine:
         when = self._find_when(text)
         if when.start is None:
             return f"What {self._missing(when)} would you like for {service.name}?"
-        return (f"Let me book {service.name} for {_when(when.start)}. "
-                f'[ACTION:SCHEDULE service="{service.name}" start="{_iso(when.start)}"]')
+        return (
+            f"Let me book {service.name} for {_when(when.start)}. "
+            f'[ACTION:SCHEDULE service="{service.name}" start="{_iso(when.start)}"]'
+        )
 
     def _move(self, text: str, upcoming: list[Upcoming]) -> str:
         appointment, choices = self._choose(text, upcoming, day=None)
@@ -160,8 +193,10 @@ class OfflineEngine:
         when = self._find_when(text.rpartition(" to ")[2])
         if when.start is None:
             return f"What {self._missing(when)} should I move your {appointment.describe()} to?"
-        return (f"Let me move your {appointment.describe()} to {_when(when.start)}. "
-                f'[ACTION:UPDATE appointment="{appointment.id}" start="{_iso(when.start)}"]')
+        return (
+            f"Let me move your {appointment.describe()} to {_when(when.start)}. "
+            f'[ACTION:UPDATE appointment="{appointment.id}" start="{_iso(when.start)}"]'
+        )
 
     def _cancel(self, text: str, upcoming: list[Upcoming]) -> str:
         appointment, choices = self._choose(text, upcoming, day=self._find_when(text).day)
@@ -171,8 +206,10 @@ class OfflineEngine:
 
     def _handoff(self, text: str, upcoming: list[Upcoming]) -> str:
         call = f" You can also call us at {self.business.phone}." if self.business.phone else ""
-        return (f"Sure, I'll ask a person from our team to help.{call} "
-                '[ACTION:HANDOFF reason="customer asked for a person"]')
+        return (
+            f"Sure, I'll ask a person from our team to help.{call} "
+            '[ACTION:HANDOFF reason="customer asked for a person"]'
+        )
 
     def _thanks(self, text: str, upcoming: list[Upcoming]) -> str:
         return "You're welcome! Text us anytime."
@@ -182,8 +219,10 @@ class OfflineEngine:
         return f"Thanks for the {kind}! A person from our team will take a look. What can I help you with?"
 
     def _unknown(self) -> str:
-        return ("Sorry, I didn't quite get that. I can help with our hours, prices, and booking, moving or "
-                "cancelling an appointment. If you'd rather talk to a person, just say so.")
+        return (
+            "Sorry, I didn't quite get that. I can help with our hours, prices, and booking, moving or "
+            "cancelling an appointment. If you'd rather talk to a person, just say so."
+        )
 
     # --- helpers ---
 
@@ -200,8 +239,9 @@ class OfflineEngine:
         cleaned = APPOINTMENT_ID.sub(" ", self._service_names.sub(" ", text))
         return find_when(cleaned, self.clock(), self.business)
 
-    def _choose(self, text: str, upcoming: list[Upcoming], day: date | None) -> tuple[Upcoming | None,
-                                                                                       list[Upcoming]]:
+    def _choose(
+        self, text: str, upcoming: list[Upcoming], day: date | None
+    ) -> tuple[Upcoming | None, list[Upcoming]]:
         """The appointment the customer means, or None and the ones to ask about."""
         if named := APPOINTMENT_ID.search(text):
             listed = next((a for a in upcoming if a.id == named["id"]), None)
@@ -218,8 +258,10 @@ class OfflineEngine:
 
     def _ask_which(self, verb: str, choices: list[Upcoming]) -> str:
         if not choices:
-            return (f"I can't find an upcoming appointment to {verb}. Which one do you mean? "
-                    "The number from your confirmation text (like #42) helps.")
+            return (
+                f"I can't find an upcoming appointment to {verb}. Which one do you mean? "
+                "The number from your confirmation text (like #42) helps."
+            )
         listed = "; ".join(f"#{a.id} {a.describe()}" for a in choices)
         return f"Which appointment should I {verb}? {listed}"
 

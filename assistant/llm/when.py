@@ -130,4 +130,4 @@ def _find_day(text: str, now: datetime, business: Business) -> date | None:
 
 
 def _remove(text: str, match: re.Match[str]) -> str:
-    return f"{text[: match.start()]} {text[match.end():]}"
+    return f"{text[: match.start()]} {text[match.end() :]}"

@@ -41,7 +41,7 @@ def postgres_available() -> bool:
 
     try:
         asyncio.run(probe())
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     return True
 
@@ -60,11 +60,13 @@ def describe() -> list[str]:
 def skipped() -> list[str]:
     notes = []
     if not redis_available():
-        notes.append(f"no Redis at {TEST_REDIS_URL}: Redis-backed code ran in-process; multi-process tests skipped")
+        notes.append(
+            f"no Redis at {TEST_REDIS_URL}: Redis-backed code ran in-process; multi-process tests skipped"
+        )
     if not TEST_DATABASE_URL:
         notes.append("TEST_DATABASE_URL is not set: SQL tests ran on SQLite only")
     elif not postgres_available():
-        notes.append(f"PostgreSQL at TEST_DATABASE_URL is unreachable: SQL tests ran on SQLite only")
+        notes.append("PostgreSQL at TEST_DATABASE_URL is unreachable: SQL tests ran on SQLite only")
     return notes
 
 

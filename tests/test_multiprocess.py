@@ -1,0 +1,108 @@
+"""Real OS processes of the product on shared Redis and SQL: crash recovery, and many texts in order."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.emulators.openai import OpenAIEmulator
+from tests.emulators.twilio import TwilioEmulator
+from tests.support import backends
+from tests.support.processes import (
+    BUSINESS_NUMBER,
+    SMS_WEBHOOK,
+    Fleet,
+    product_env,
+    redis_database,
+    signed_sms,
+    wait_until,
+)
+from tests.support.scale import problems, run_scale_check
+
+pytestmark = pytest.mark.skipif(
+    not backends.redis_available(),
+    reason=f"no Redis at {backends.TEST_REDIS_URL}: worker processes need a shared Redis server",
+)
+
+CUSTOMER = "+14155550123"
+REPLY = "We're open 6am-9pm every day."
+LLM_DELAY = 2.0
+# Longer than a whole turn (the LLM's delay plus a little), so a live worker's lock never lapses mid-turn,
+# and short enough that the dead worker's lock and stream entry are taken over quickly.
+LEASE = 4.0
+
+
+@pytest.fixture
+def shared_redis() -> Iterator[str]:
+    """A Redis database only these tests use, flushed before and after."""
+    with redis_database() as url:
+        yield url
+
+
+def test_worker_killed_mid_turn_answers_exactly_once(
+    tmp_path: Path,
+    database_url: str,
+    shared_redis: str,
+    twilio: TwilioEmulator,
+    llm: OpenAIEmulator,
+    twilio_server: tuple[TwilioEmulator, str],
+    openai_server: tuple[OpenAIEmulator, str],
+) -> None:
+    """SIGKILL the worker while the LLM is thinking: a new worker answers, and the customer gets one text."""
+    llm.reply_with(REPLY)
+    llm.delay = LLM_DELAY
+    env = product_env(
+        database_url=database_url,
+        redis_url=shared_redis,
+        twilio_base_url=twilio_server[1],
+        openai_base_url=openai_server[1],
+        burst_window_seconds=0,
+        turn_lease_seconds=LEASE,
+    )
+    with Fleet(env, tmp_path) as fleet:
+        fleet.cli("db", "upgrade")
+        server = fleet.serve("serve")
+        doomed = fleet.worker("worker-1")
+        fleet.wait_ready(server, doomed)
+
+        params, headers = signed_sms("When are you open?", phone=CUSTOMER)
+        response = httpx.post(server.url + SMS_WEBHOOK, data=params, headers=headers, timeout=10)
+        assert response.status_code == 200, response.text
+
+        wait_until(lambda: len(llm.requests) >= 1, timeout=15, what="worker-1 to ask the LLM")
+        assert doomed.kill() == -9
+        assert twilio.messages == [], "worker-1 texted before the LLM had answered"
+
+        fleet.wait_ready(fleet.worker("worker-2"))
+        wait_until(lambda: len(twilio.messages) >= 1, timeout=30, what="a reply after the takeover")
+        time.sleep(2 * LEASE)  # the dead worker's stream entry is reclaimed in here: it must not answer again
+
+        assert [(m["to"], m["from"], m["body"]) for m in twilio.messages] == [
+            (CUSTOMER, BUSINESS_NUMBER, REPLY)
+        ]
+        # Asked twice: by the dead worker (never answered) and by the one that took over.
+        assert len(llm.requests) == 2
+        rows = fleet.messages(phone=CUSTOMER)
+        assert sorted(row["direction"] for row in rows) == ["inbound", "outbound"]
+        outbound = next(row for row in rows if row["direction"] == "outbound")
+        assert outbound["body"] == REPLY
+        assert outbound["sid"] == twilio.messages[0]["sid"]
+        assert outbound["status"] == "queued"  # as Twilio answered the send; no status callbacks here
+        assert server.running(), "the web process died"
+
+
+@pytest.mark.skipif(
+    not backends.postgres_available(),
+    reason="needs PostgreSQL: set TEST_DATABASE_URL=postgresql+asyncpg://... (SQLite is one-writer)",
+)
+def test_two_servers_two_workers_answer_200_texts_in_order(tmp_path: Path, shared_redis: str) -> None:
+    """20 phones × 10 texts through 2 web + 2 worker processes: each text answered once, in order."""
+    with backends.fresh_postgres_database() as database_url:
+        run = run_scale_check(tmp_path, database_url=database_url, redis_url=shared_redis)
+
+    print(run.figures())
+    assert problems(run) == []

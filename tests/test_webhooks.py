@@ -1,0 +1,150 @@
+"""The Twilio webhook edge: signatures, dedupe, status callbacks, fallback."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+
+from storage.tables import Message, MessageEvent
+from tests.conftest import BUSINESS_NUMBER
+
+
+async def _count(app, table) -> int:
+    async with app.runtime.engine.connect() as connection:
+        return await connection.scalar(select(func.count()).select_from(table))
+
+
+def _inbound(body: str = "hello") -> dict[str, str]:
+    return {
+        "MessageSid": "SM" + uuid.uuid4().hex,
+        "From": "+14155550123",
+        "To": BUSINESS_NUMBER,
+        "Body": body,
+    }
+
+
+async def test_forged_signature_is_refused_and_nothing_stored(twilio, twilio_settings, start_app) -> None:
+    async with start_app(twilio_settings()) as app:
+        params = _inbound()
+        forged = await app.twilio_post("/webhooks/twilio/sms", params, signature="bm90IGEgc2lnbmF0dXJl")
+        missing = await app.client.post("/webhooks/twilio/sms", data=params)
+        tampered_sig = app.signature("/webhooks/twilio/sms", params)
+        tampered = await app.twilio_post(
+            "/webhooks/twilio/sms", {**params, "Body": "changed"}, signature=tampered_sig
+        )
+        assert (forged.status_code, missing.status_code, tampered.status_code) == (403, 403, 403)
+        assert "signature" in forged.text.lower()
+        assert await _count(app, Message.__table__) == 0
+    assert twilio.messages == []
+
+
+async def test_signature_covers_the_query_string(twilio, twilio_settings, start_app) -> None:
+    async with start_app(twilio_settings()) as app:
+        params = _inbound()
+        path = "/webhooks/twilio/sms?tenant=acme"
+        good = await app.twilio_post(path, params)
+        bad = await app.twilio_post(path, params, signature=app.signature("/webhooks/twilio/sms", params))
+        assert (good.status_code, bad.status_code) == (200, 403)
+
+
+async def test_forwarded_headers_only_from_trusted_proxies(twilio, twilio_settings, start_app) -> None:
+    # Without PUBLIC_BASE_URL the signed URL is rebuilt from the request; the ASGI test client's address is
+    # 127.0.0.1, a trusted proxy by default, so its X-Forwarded-* headers are believed.
+    params = _inbound()
+    from twilio.request_validator import RequestValidator
+
+    signature = RequestValidator("emulator-auth-token").compute_signature(
+        "https://public.example.org/webhooks/twilio/sms", params
+    )
+    headers = {
+        "X-Twilio-Signature": signature,
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "public.example.org",
+    }
+    async with start_app(twilio_settings(public_base_url=None)) as app:
+        trusted = await app.client.post("/webhooks/twilio/sms", data=params, headers=headers)
+    async with start_app(twilio_settings(public_base_url=None, trusted_proxies="10.9.9.9")) as app:
+        untrusted = await app.client.post("/webhooks/twilio/sms", data=params, headers=headers)
+    assert (trusted.status_code, untrusted.status_code) == (200, 403)
+
+
+async def test_without_twilio_credentials_webhooks_say_so(make_settings, start_app) -> None:
+    async with start_app(make_settings()) as app:
+        for path in ("/webhooks/twilio/sms", "/webhooks/twilio/status", "/webhooks/twilio/fallback"):
+            response = await app.client.post(path, data=_inbound())
+            assert response.status_code == 403
+            assert "Twilio is not configured" in response.text
+
+
+async def test_missing_fields_are_a_clear_400(twilio, twilio_settings, start_app) -> None:
+    async with start_app(twilio_settings()) as app:
+        no_from = {key: value for key, value in _inbound().items() if key != "From"}
+        response = await app.twilio_post("/webhooks/twilio/sms", no_from)
+        assert response.status_code == 400 and response.text == "From is required"
+        bad_media = {**_inbound(), "NumMedia": "lots"}
+        response = await app.twilio_post("/webhooks/twilio/sms", bad_media)
+        assert response.status_code == 400 and "NumMedia" in response.text
+        assert await _count(app, Message.__table__) == 0
+
+
+async def test_redelivery_changes_nothing(twilio, llm, twilio_settings, start_app) -> None:
+    llm.reply_with("Hi!")
+    async with start_app(twilio_settings()) as app:
+        params = _inbound()
+        first = await app.twilio_post("/webhooks/twilio/sms", params)
+        await app.settle()
+        again = await app.twilio_post("/webhooks/twilio/sms", params)
+        await app.settle()
+        assert first.text == again.text and again.status_code == 200
+        assert await _count(app, Message.__table__) == 2  # one inbound, one reply
+    assert len(llm.requests) == 1 and len(twilio.messages) == 1
+
+
+async def _status(app, sid: str, status: str, error_code: str | None = None):
+    params = {"MessageSid": sid, "MessageStatus": status, "AccountSid": app.settings.twilio_account_sid}
+    if error_code:
+        params["ErrorCode"] = error_code
+    return await app.twilio_post("/webhooks/twilio/status", params)
+
+
+async def test_status_only_moves_forward(twilio, llm, twilio_settings, start_app) -> None:
+    llm.reply_with("Hi!")
+    async with start_app(twilio_settings()) as app:
+        await app.text("hello")
+        await app.settle()
+        sid = twilio.messages[0]["sid"]
+        for status in ("delivered", "sent", "queued", "sending"):
+            assert (await _status(app, sid, status)).status_code == 200
+        reply = (await app.runtime.messages.listing(limit=1))[0]
+        assert reply.sid == sid and reply.status == "delivered"
+        events = await app.runtime.messages.events_for(sid)
+        assert [event.status for event in events] == ["delivered", "sent", "queued", "sending"]
+        await _status(app, sid, "read")
+        assert (await app.runtime.messages.get(reply.id)).status == "read"
+
+
+async def test_failed_status_keeps_the_error_code(twilio, llm, twilio_settings, start_app) -> None:
+    llm.reply_with("Hi!")
+    async with start_app(twilio_settings()) as app:
+        await app.text("hello")
+        await app.settle()
+        sid = twilio.messages[0]["sid"]
+        await _status(app, sid, "undelivered", "30007")
+        reply = (await app.runtime.messages.listing(limit=1))[0]
+        assert (reply.status, reply.error_code) == ("undelivered", 30007)
+
+
+async def test_status_for_an_unknown_sid_is_accepted_and_kept(twilio, twilio_settings, start_app) -> None:
+    async with start_app(twilio_settings()) as app:
+        response = await _status(app, "SM" + "0" * 32, "delivered")
+        assert response.status_code == 200
+        assert await _count(app, MessageEvent.__table__) == 1
+
+
+async def test_fallback_apologises_in_twiml(twilio, twilio_settings, start_app) -> None:
+    async with start_app(twilio_settings()) as app:
+        response = await app.twilio_post("/webhooks/twilio/fallback", _inbound())
+    assert response.status_code == 200
+    assert "<Message>Sorry, Acme Fitness's assistant is having trouble" in response.text
+    assert "+1 415 555 0100" in response.text
