@@ -14,15 +14,18 @@ NOISY_LOGGERS = (
     "asyncio",
     "alembic.runtime.plugins",
 )
-PHONE = re.compile(r"\+?\d[\d\-\s().]{7,}\d")
+# E.164 and formatted numbers (+1 415-555-0100, URL-encoded %2B...), or bare runs of 10-15 digits.
+# Dots are left out so IP addresses and versions stay readable.
+PHONE = re.compile(r"(?:\+|%2[Bb])\d[\d \-()]{6,}\d|(?<![\w.])\d{10,15}(?![\w.])")
 
 
 def mask_phone(phone: str) -> str:
     """'+14155550100' → '+1415***0100': enough to tell numbers apart, not enough to dial."""
+    phone = re.sub("^%2[Bb]", "+", phone.strip())
     digits = re.sub(r"\D", "", phone)
     if len(digits) < 8:
         return "***"
-    prefix = "+" if phone.strip().startswith("+") else ""
+    prefix = "+" if phone.startswith("+") else ""
     return f"{prefix}{digits[:4]}***{digits[-4:]}"
 
 

@@ -17,6 +17,7 @@ from tests.support.processes import (
     SMS_WEBHOOK,
     Fleet,
     product_env,
+    queued_turns,
     redis_database,
     signed_sms,
     wait_until,
@@ -79,7 +80,9 @@ def test_worker_killed_mid_turn_answers_exactly_once(
 
         fleet.wait_ready(fleet.worker("worker-2"))
         wait_until(lambda: len(twilio.messages) >= 1, timeout=30, what="a reply after the takeover")
-        time.sleep(2 * LEASE)  # the dead worker's stream entry is reclaimed in here: it must not answer again
+        # worker-2 claims the dead worker's stream entry after a lease of idling: it must not answer again.
+        wait_until(lambda: queued_turns(shared_redis) == 0, timeout=30, what="the turn stream to drain")
+        time.sleep(1.0)
 
         assert [(m["to"], m["from"], m["body"]) for m in twilio.messages] == [
             (CUSTOMER, BUSINESS_NUMBER, REPLY)

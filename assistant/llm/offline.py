@@ -205,11 +205,9 @@ class OfflineEngine:
         return f'Let me cancel your {appointment.describe()}. [ACTION:CANCEL appointment="{appointment.id}"]'
 
     def _handoff(self, text: str, upcoming: list[Upcoming]) -> str:
-        call = f" You can also call us at {self.business.phone}." if self.business.phone else ""
-        return (
-            f"Sure, I'll ask a person from our team to help.{call} "
-            '[ACTION:HANDOFF reason="customer asked for a person"]'
-        )
+        # The handler's result says a person will follow up; this only adds the quicker route.
+        call = f"For anything urgent, call us at {self.business.phone}. " if self.business.phone else ""
+        return f'{call}[ACTION:HANDOFF reason="customer asked for a person"]'
 
     def _thanks(self, text: str, upcoming: list[Upcoming]) -> str:
         return "You're welcome! Text us anytime."

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,14 +21,19 @@ import httpx
 import redis
 from twilio.request_validator import RequestValidator
 
+from storage.turn_queue import STREAM
 from tests.emulators.server import free_port
 from tests.emulators.twilio import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
 
 BUSINESS_NUMBER = "+15005550006"
 PUBLIC_BASE_URL = "https://assistant.example.com"
 SMS_WEBHOOK = "/webhooks/twilio/sms"
-# A Redis database number no other test uses, so in-process tests running elsewhere can't flush our queue.
-MULTIPROCESS_REDIS_URL = os.environ.get("TEST_MULTIPROCESS_REDIS_URL", "redis://127.0.0.1:6379/14")
+# Redis databases no other test uses (conftest's is 13). Product keys have no prefix, so a concurrent run of
+# these tests (another checkout, CI) needs a database of its own: each run claims a free one.
+MULTIPROCESS_REDIS_DATABASES = (14, 15, 12, 11, 10)
+REDIS_SERVER = os.environ.get("TEST_MULTIPROCESS_REDIS_SERVER", "redis://127.0.0.1:6379")
+CLAIM_KEY = "sms-assistant-tests:claimed-by"
+CLAIM_SECONDS = 900
 WORKER_STARTED = re.compile(r"worker \S+ started")
 
 
@@ -80,14 +86,36 @@ def signed_sms(body: str, *, phone: str, sid: str | None = None) -> tuple[dict[s
 
 
 @contextmanager
-def redis_database(url: str = MULTIPROCESS_REDIS_URL) -> Iterator[str]:
-    """Our own Redis database, flushed before and after."""
+def redis_database() -> Iterator[str]:
+    """A Redis database this run has claimed, flushed before and after; fails if all are taken."""
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    for number in MULTIPROCESS_REDIS_DATABASES:
+        url = f"{REDIS_SERVER}/{number}"
+        client = redis.Redis.from_url(url, decode_responses=True)
+        try:
+            if not client.set(CLAIM_KEY, owner, nx=True, ex=CLAIM_SECONDS):
+                continue
+            with client.pipeline(transaction=True) as pipe:  # flush, keeping our claim, in one step
+                pipe.flushdb()
+                pipe.set(CLAIM_KEY, owner, ex=CLAIM_SECONDS)
+                pipe.execute()
+            try:
+                yield url
+            finally:
+                if client.get(CLAIM_KEY) == owner:
+                    client.flushdb()
+            return
+        finally:
+            client.close()
+    raise RuntimeError(f"Redis databases {MULTIPROCESS_REDIS_DATABASES} are all claimed by other test runs")
+
+
+def queued_turns(url: str) -> int:
+    """Entries left in the turn stream: workers delete each one when they acknowledge it."""
     client = redis.Redis.from_url(url)
     try:
-        client.flushdb()
-        yield url
+        return int(client.xlen(STREAM))
     finally:
-        client.flushdb()
         client.close()
 
 
