@@ -7,8 +7,9 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from assistant.keywords import KeywordSet
 from assistant.settings import ConfigError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -24,6 +25,27 @@ class Service(BaseModel):
     duration_minutes: int = Field(gt=0, le=24 * 60)
     capacity: int = Field(1, gt=0)
     price: float = Field(0.0, ge=0)
+
+
+class KeywordSettings(BaseModel):
+    """Which keyword language packs the gate uses, and extra words the business adds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    languages: tuple[str, ...] = ("en", "es", "fr", "de")
+    opt_out: tuple[str, ...] = ()
+    opt_in: tuple[str, ...] = ()
+    help: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _known_languages(self) -> KeywordSettings:
+        self.keyword_set()  # raises ValueError naming an unknown language
+        return self
+
+    def keyword_set(self) -> KeywordSet:
+        return KeywordSet.build(
+            self.languages, extra_opt_out=self.opt_out, extra_opt_in=self.opt_in, extra_help=self.help
+        )
 
 
 class OpeningHours(BaseModel):
@@ -49,6 +71,7 @@ class Business(BaseModel):
     closures: tuple[date, ...] = ()
     hours: dict[str, OpeningHours] = Field(default_factory=dict)
     services: tuple[Service, ...] = ()
+    keywords: KeywordSettings = KeywordSettings()
 
     @field_validator("timezone")
     @classmethod
@@ -90,6 +113,18 @@ class Business(BaseModel):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def template_values(self) -> dict[str, object]:
+        """The business as plain values for prompt templates (never the model object itself)."""
+        return {
+            "name": self.name,
+            "timezone": self.timezone,
+            "phone": self.phone,
+            "website": self.website,
+            "address": self.address,
+            "hours": self.hours_summary(),
+            "services": [service.model_dump() for service in self.services],
+        }
 
     def service(self, name: str) -> Service | None:
         """The service with this name, ignoring case."""

@@ -1,18 +1,22 @@
-"""The `sms-assistant` command line: serve, worker, db, simulate, messages."""
+"""The `sms-assistant` command line: serve, worker, db, simulate, messages, optouts."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
 
 from assistant.logs import configure_logging
 from assistant.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from storage.consent import ConsentBook
 
 SIMULATOR_NUMBER = "+15005550006"
 
@@ -74,11 +78,25 @@ async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
                 body=text,
                 media=[],
             )
-            await runtime.messages.record_inbound(inbound)
+            recorded, _ = await runtime.messages.record_inbound(inbound)
             pending = await runtime.messages.pending_for(args.from_number)
-            result = await runtime.conversation.answer(args.from_number, pending)
-            ran = ", ".join(f"{a.name} {'ok' if a.ok else 'failed'}" for a in result.actions)
-            return result.reply.body + (f"\n  [actions: {ran}]" if ran else "")
+            await runtime.conversation.answer(args.from_number, pending)
+            replies = [
+                row
+                for row in reversed(await runtime.messages.listing(phone=args.from_number, limit=10))
+                if row.direction == "outbound" and row.id > recorded.id
+            ]
+            if not replies:
+                return "(no reply)"
+            lines = []
+            for reply in replies:
+                ran = ", ".join(
+                    f"{action['name']} {'ok' if action['ok'] else 'failed'}"
+                    for action in reply.details.get("actions", [])
+                )
+                suppressed = " [suppressed: opted out]" if reply.status == "suppressed" else ""
+                lines.append(reply.body + suppressed + (f"\n  [actions: {ran}]" if ran else ""))
+            return "\n".join(lines)
 
         if args.message:
             print(await turn(" ".join(args.message)))
@@ -128,6 +146,42 @@ async def _messages_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _optouts_export(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.consent import to_csv
+
+    async with _consent_book(settings) as book:
+        rows = await book.export(history=args.history)
+    print(json.dumps(rows, indent=2, ensure_ascii=False) if args.format == "json" else to_csv(rows), end="")
+    if args.format == "json":
+        print()
+    return 0
+
+
+async def _optouts_verify(settings: Settings, args: argparse.Namespace) -> int:
+    async with _consent_book(settings) as book:
+        result = await book.verify()
+    if result.ok:
+        print(f"ledger intact: {result.rows} entries, every hash and link checks out")
+        return 0
+    print(f"ledger TAMPERED at entry {result.first_bad_id}: {result.reason}", file=sys.stderr)
+    return 1
+
+
+@contextlib.asynccontextmanager
+async def _consent_book(settings: Settings) -> AsyncIterator[ConsentBook]:
+    from storage.consent import ConsentBook
+    from storage.database import create_engine, session_factory
+    from storage.redis import connect_redis
+
+    engine = create_engine(settings.database_url)
+    redis = connect_redis(settings.redis_url)
+    try:
+        yield ConsentBook(session_factory(engine), redis, scope=settings.consent_scope)
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+
+
 Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 
 
@@ -162,6 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=_messages_list)
+
+    optouts = commands.add_parser("optouts", help="the opt-out (consent) ledger")
+    optout_commands = optouts.add_subparsers(dest="optouts_command", required=True, metavar="ACTION")
+    export = optout_commands.add_parser("export", help="every number's consent state (or its whole history)")
+    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--history", action="store_true", help="every event, not just the latest state")
+    export.set_defaults(handler=_optouts_export)
+    verify = optout_commands.add_parser("verify", help="check the ledger's hash chain for tampering")
+    verify.set_defaults(handler=_optouts_verify)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The inbound turn, top to bottom: context → prompt → LLM → actions → shape → record → send."""
+"""The inbound turn, top to bottom: gate → context → prompt → LLM → actions → shape → record → send."""
 
 from __future__ import annotations
 
@@ -13,14 +13,15 @@ from actions.parser import neutralise, parse_actions, strip_actions
 from actions.registry import ActionContext, ActionRegistry, ActionResult
 from assistant.business import Business
 from assistant.errors import LLMError
+from assistant.gate import Handled, KeywordGate
 from assistant.llm.port import ChatMessage, ChatModel
 from assistant.logs import mask_phone
 from assistant.sender import Sender
-from assistant.shaping import shape_reply
 from prompts.renderer import PromptRenderer
 from storage.customers import CustomerDirectory
 from storage.history import ConversationHistory, Turn
 from storage.messages import MessageLog
+from storage.reply_guard import ReplyGuard
 from storage.tables import Customer, Message
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def customer_text(inbound: Sequence[Message]) -> str:
 
 
 class Conversation:
-    """Answers one customer's pending texts as a single turn."""
+    """Answers one customer's pending texts: the keyword gate first, then, if anything is left, the LLM."""
 
     def __init__(
         self,
@@ -62,11 +63,12 @@ class Conversation:
         customers: CustomerDirectory,
         history: ConversationHistory,
         renderer: PromptRenderer,
+        gate: KeywordGate,
+        guard: ReplyGuard,
         llm: ChatModel,
         fallback: ChatModel,
         actions: ActionRegistry,
         sender: Sender,
-        segment_budget: int,
         clock: Clock,
     ) -> None:
         self._business = business
@@ -74,19 +76,30 @@ class Conversation:
         self._customers = customers
         self._history = history
         self._renderer = renderer
+        self._gate = gate
+        self._guard = guard
         self._llm = llm
         self._fallback = fallback
         self._actions = actions
         self._sender = sender
-        self._segment_budget = segment_budget
         self._clock = clock
 
-    async def answer(self, phone: str, inbound: Sequence[Message]) -> TurnResult:
-        """Run the turn for these pending texts (oldest first) and send the reply."""
-        user_text = customer_text(inbound)
+    async def answer(self, phone: str, inbound: Sequence[Message]) -> TurnResult | None:
+        """Run the turn for these pending texts (oldest first); None when only the gate answered."""
+        screening = await self._gate.screen(phone, inbound)
+        for handled in screening.handled:
+            await self._answer_keyword(phone, handled)
+        talk = screening.conversation
+        if not talk:
+            return None
+        user_text = customer_text(talk)
+        hold = await self._guard.hold_reason(phone, user_text)
+        if hold is not None:
+            await self._hold(phone, talk, hold)
+            return None
+
         customer = await self._customers.ensure(phone)
         now = self._clock()
-
         system_prompt = await self._renderer.render("system", self._prompt_values(customer, now))
         earlier = await self.history(phone)
         chat: list[ChatMessage] = [
@@ -102,28 +115,47 @@ class Conversation:
         results = await self._actions.dispatch(parse_actions(raw), context)
         text = compose_reply(strip_actions(raw), results) or await self._apology()
 
-        shaped = shape_reply(text, self._segment_budget)
-        reply = Message(
-            direction="outbound",
-            kind="reply",
-            customer_id=customer.id,
+        reply = await self._sender.prepare(
             phone=phone,
-            from_number=inbound[-1].to_number,  # answer from the number (or service) they texted
-            to_number=phone,
-            body=shaped.body,
-            status="pending",
-            segments=shaped.segments,
-            encoding=shaped.encoding,
+            text=text,
+            kind="reply",
+            sender=talk[-1].to_number,  # answer from the number (or service) they texted
+            customer_id=customer.id,
             details={"engine": engine, "actions": [_describe(result) for result in results]},
         )
         # Recording the reply closes the turn: from here on no retry asks the LLM or replies again.
-        await self._messages.close_turn([message.id for message in inbound], state="answered", reply=reply)
+        await self._messages.close_turn([message.id for message in talk], state="answered", reply=reply)
         await self._history.append(
-            phone, {"role": "user", "content": user_text}, {"role": "assistant", "content": shaped.body}
+            phone, {"role": "user", "content": user_text}, {"role": "assistant", "content": reply.body}
         )
         await self._sender.deliver(reply)
-        log.info("answered %s with %s (%d segment(s))", mask_phone(phone), engine, shaped.segments)
+        log.info("answered %s with %s (%d segment(s))", mask_phone(phone), engine, reply.segments)
         return TurnResult(reply=reply, engine=engine, actions=results, system_prompt=system_prompt)
+
+    async def _answer_keyword(self, phone: str, handled: Handled) -> None:
+        """Reply to a keyword from its template (or stay silent), without the LLM."""
+        message = handled.message
+        if handled.reply is None:
+            await self._messages.close_turn([message.id], state="gated")
+            return
+        if handled.reply != "opt_out":
+            hold = await self._guard.hold_reason(phone, message.body)
+            if hold is not None:
+                await self._hold(phone, [message], hold, state="gated")
+                return
+        text = await self._renderer.render(handled.reply, {"business": self._business.template_values()})
+        reply = await self._sender.prepare(
+            phone=phone, text=text, kind=handled.reply, sender=message.to_number
+        )
+        await self._messages.close_turn([message.id], state="gated", reply=reply)
+        if await self._sender.deliver(reply) and handled.change is not None:
+            await self._gate.confirmation_sent(handled.change, reply.sid)
+
+    async def _hold(self, phone: str, inbound: Sequence[Message], reason: str, state: str = "held") -> None:
+        """Stop auto-replying: close the turn without an answer and ask staff to look."""
+        await self._messages.close_turn([message.id for message in inbound], state=state)
+        await self._customers.flag_for_staff(phone, f"auto-replies paused: {reason}")
+        log.warning("not auto-replying to %s: %s", mask_phone(phone), reason)
 
     async def _ask(self, chat: list[ChatMessage]) -> tuple[str, str]:
         """The LLM's answer, or the offline engine's when the LLM fails, so the customer still hears back."""
@@ -134,24 +166,10 @@ class Conversation:
             return await self._fallback.complete(chat), self._fallback.name
 
     def _prompt_values(self, customer: Customer, now: datetime) -> dict[str, Any]:
-        business = self._business
-        zone = ZoneInfo(customer.timezone or business.timezone)
-        local_now = now.astimezone(zone)
+        local_now = now.astimezone(ZoneInfo(customer.timezone or self._business.timezone))
         return {
-            "business": {
-                "name": business.name,
-                "timezone": business.timezone,
-                "phone": business.phone,
-                "website": business.website,
-                "address": business.address,
-                "hours": business.hours_summary(),
-                "services": [service.model_dump() for service in business.services],
-            },
-            "customer": {
-                "name": customer.name,
-                "tier": customer.tier,
-                "timezone": customer.timezone,
-            },
+            "business": self._business.template_values(),
+            "customer": {"name": customer.name, "tier": customer.tier, "timezone": customer.timezone},
             "now": {
                 "iso": local_now.isoformat(timespec="minutes"),
                 "text": local_now.strftime("%A, %B %d, %Y %I:%M %p %Z"),
@@ -164,20 +182,19 @@ class Conversation:
         """The remembered turns with this phone, rebuilt from the message log when Redis has none."""
 
         async def from_sql(size: int) -> list[Turn]:
-            rows = await self._messages.recent(phone, size + 20)
+            rows = await self._messages.recent(phone, size * 3)
+            # Only the conversation the LLM took part in: keyword texts and their answers stay out.
             turns: list[Turn] = [
                 {"role": "user" if row.direction == "inbound" else "assistant", "content": row.body}
                 for row in rows
-                if row.turn_state != "pending" and row.body
+                if row.body and (row.turn_state == "answered" or row.kind == "reply")
             ]
             return turns[-size:]
 
         return await self._history.recent(phone, from_sql)
 
     async def _apology(self) -> str:
-        return await self._renderer.render(
-            "fallback", {"business": {"name": self._business.name, "phone": self._business.phone}}
-        )
+        return await self._renderer.render("fallback", {"business": self._business.template_values()})
 
 
 def compose_reply(model_text: str, results: Sequence[ActionResult]) -> str:

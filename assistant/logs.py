@@ -9,6 +9,7 @@ NOISY_LOGGERS = (
     "twilio.http_client",
     "twilio.async_http_client",
     "httpx",
+    "httpx2",
     "openai",
     "aiosqlite",
     "asyncio",
@@ -48,12 +49,5 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Library loggers can print request URLs and headers; keep them quiet unless asked.
-    for noisy in (
-        "twilio.http_client",
-        "twilio.async_http_client",
-        "httpx",
-        "openai",
-        "aiosqlite",
-        "asyncio",
-    ):
+    for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

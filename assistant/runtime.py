@@ -17,6 +17,7 @@ from actions.catalog import default_registry
 from actions.registry import ActionRegistry
 from assistant.business import Business, load_business
 from assistant.conversation import Conversation
+from assistant.gate import KeywordGate
 from assistant.llm.offline import OfflineEngine
 from assistant.llm.openai_adapter import OpenAIChat
 from assistant.llm.port import ChatModel
@@ -27,12 +28,14 @@ from assistant.sms.sandbox import SandboxOutbox
 from assistant.sms.twilio_adapter import TwilioGateway
 from assistant.worker import Worker
 from prompts.renderer import PromptRenderer
+from storage.consent import ConsentBook
 from storage.customers import CustomerDirectory
 from storage.database import create_engine, session_factory
 from storage.history import ConversationHistory
 from storage.messages import MessageLog
 from storage.migrate import upgrade
 from storage.redis import connect_redis
+from storage.reply_guard import ReplyGuard
 from storage.turn_queue import TurnQueue
 
 Clock = Callable[[], datetime]
@@ -52,6 +55,7 @@ class Runtime:
     redis: Redis
     messages: MessageLog
     customers: CustomerDirectory
+    consent: ConsentBook
     history: ConversationHistory
     renderer: PromptRenderer
     llm: ChatModel
@@ -112,18 +116,26 @@ async def open_runtime(
         )
         renderer = PromptRenderer()
         actions = default_registry()
-        sender = Sender(messages, gateway)
+        consent = ConsentBook(sessions, redis, scope=settings.consent_scope)
+        sender = Sender(messages, gateway, consent, renderer, segment_budget=settings.segment_budget)
+        guard = ReplyGuard(
+            redis,
+            max_replies=settings.auto_reply_limit,
+            window_seconds=settings.auto_reply_window_seconds,
+            repeat_limit=settings.repeat_text_limit,
+        )
         conversation = Conversation(
             business=business,
             messages=messages,
             customers=customers,
             history=history,
             renderer=renderer,
+            gate=KeywordGate(business.keywords.keyword_set(), consent),
+            guard=guard,
             llm=llm,
             fallback=offline,
             actions=actions,
             sender=sender,
-            segment_budget=settings.segment_budget,
             clock=clock,
         )
         consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -135,6 +147,7 @@ async def open_runtime(
             redis=redis,
             messages=messages,
             customers=customers,
+            consent=consent,
             history=history,
             renderer=renderer,
             llm=llm,

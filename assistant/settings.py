@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     segment_budget: int = Field(2, ge=1, le=10, validation_alias=_env("SEGMENT_BUDGET"))
     turn_lease_seconds: float = Field(90.0, gt=0, validation_alias=_env("TURN_LEASE_SECONDS"))
     worker_concurrency: int = Field(32, gt=0, le=1000, validation_alias=_env("WORKER_CONCURRENCY"))
+    auto_reply_limit: int = Field(20, gt=0, validation_alias=_env("AUTO_REPLY_LIMIT"))
+    auto_reply_window_seconds: int = Field(300, gt=0, validation_alias=_env("AUTO_REPLY_WINDOW_SECONDS"))
+    repeat_text_limit: int = Field(3, gt=0, validation_alias=_env("REPEAT_TEXT_LIMIT"))
     embedded_worker: bool | None = Field(None, validation_alias=_env("EMBEDDED_WORKER"))
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
 
@@ -120,6 +123,11 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_hosts(self) -> frozenset[str]:
         return frozenset(host.strip() for host in self.trusted_proxies.split(",") if host.strip())
+
+    @property
+    def consent_scope(self) -> str:
+        """Whose opt-outs these are: the Messaging Service, else the sending number (see README)."""
+        return self.twilio_messaging_service_sid or self.twilio_phone_number or "sandbox"
 
     @property
     def status_callback_url(self) -> str | None:

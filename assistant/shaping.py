@@ -92,8 +92,8 @@ def strip_markdown(text: str) -> str:
     return _MANY_NEWLINES.sub("\n\n", "\n".join(out)).strip()
 
 
-def _fits(max_segments: int) -> Callable[[str], bool]:
-    return lambda candidate: count_segments(candidate).segments <= max_segments
+def _fits(max_segments: int, suffix: str = "") -> Callable[[str], bool]:
+    return lambda candidate: count_segments(candidate + suffix).segments <= max_segments
 
 
 def _longest_fitting(text: str, fits: Callable[[str], bool], suffix: str = "") -> int:
@@ -120,11 +120,11 @@ def _sentence_cut(text: str, limit: int) -> str:
     return ""
 
 
-def fit_to_budget(text: str, max_segments: int) -> str:
-    """Shorten text to at most max_segments, cutting at a sentence end, else at a word with "..."."""
+def fit_to_budget(text: str, max_segments: int, suffix: str = "") -> str:
+    """Shorten text so text + suffix fits max_segments: cut at a sentence end, else at a word with "..."."""
     if max_segments < 1:
         raise ValueError("max_segments must be at least 1")
-    fits = _fits(max_segments)
+    fits = _fits(max_segments, suffix)
     if fits(text):
         return text
     sentence = _sentence_cut(text, _longest_fitting(text, fits))
@@ -158,8 +158,10 @@ def _normalise_whitespace(text: str) -> str:
     return _MANY_NEWLINES.sub("\n\n", "\n".join(lines)).strip()
 
 
-def shape_reply(text: str, max_segments: int = 2) -> ShapedReply:
-    """Shape an LLM answer into an SMS body within max_segments."""
-    body = fit_to_budget(_normalise_whitespace(smart_encode(strip_markdown(text))), max_segments)
+def shape_reply(text: str, max_segments: int = 2, suffix: str = "") -> ShapedReply:
+    """Shape an LLM answer into an SMS body within max_segments; `suffix` (a disclosure) is never cut."""
+    tail = " " + smart_encode(suffix).strip() if suffix.strip() else ""
+    main = fit_to_budget(_normalise_whitespace(smart_encode(strip_markdown(text))), max_segments, tail)
+    body = (main + tail).strip()
     info = count_segments(body)
     return ShapedReply(body=body, encoding=info.encoding, segments=info.segments)

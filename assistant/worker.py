@@ -7,6 +7,7 @@ import logging
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
 from assistant.conversation import Conversation
@@ -107,6 +108,7 @@ class Worker:
         lock = self._redis.lock(f"turn-lock:{phone}", timeout=self._lease, blocking_timeout=self._lease)
         if not await lock.acquire():
             raise TimeoutError(f"phone {mask_phone(phone)} stayed locked for a whole lease")
+        keeper = asyncio.create_task(self._keep_locked(lock))
         try:
             while pending := await self._messages.pending_for(phone):
                 # Let a burst of texts settle so it is answered as one turn.
@@ -119,7 +121,18 @@ class Worker:
                 except AlreadyAnswered:
                     log.info("turn for %s was answered elsewhere", mask_phone(phone))
         finally:
+            keeper.cancel()
             try:
                 await lock.release()
             except LockError:
                 log.warning("lock for %s expired before the turn ended", mask_phone(phone))
+
+    async def _keep_locked(self, lock: Lock) -> None:
+        """Renew the phone's lock while its turns run, so a slow LLM never lets a second worker in."""
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            try:
+                await lock.reacquire()
+            except (LockError, RedisError) as exc:
+                log.warning("could not renew a turn lock: %s", exc)
+                return

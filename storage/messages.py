@@ -28,6 +28,7 @@ STATUS_RANK: dict[str, int] = {
     "failed": 4,
     "canceled": 4,
     "partially_delivered": 4,
+    "suppressed": 4,  # never handed over: the recipient had opted out by send time
     "read": 5,
 }
 
@@ -45,6 +46,7 @@ class InboundText:
     to_number: str
     body: str
     media: list[dict[str, str]]
+    opt_out_type: str | None = None  # set when Twilio Advanced Opt-Out already handled a keyword
 
 
 class MessageLog:
@@ -72,6 +74,7 @@ class MessageLog:
                 media=text.media,
                 status="received",
                 turn_state="pending",
+                details={"opt_out_type": text.opt_out_type.upper()} if text.opt_out_type else {},
             )
             session.add(message)
             try:
@@ -183,6 +186,23 @@ class MessageLog:
             )
             best = max([status, *early], key=lambda name: STATUS_RANK.get(name, 0))
             await self._advance(session, message_id, best, None)
+
+    async def mark_suppressed(self, message_id: int, *, reason: str) -> None:
+        async with self._sessions() as session, session.begin():
+            message = await session.get(Message, message_id)
+            if message is not None:
+                message.status = "suppressed"
+                message.details = {**message.details, "suppressed": reason}
+
+    async def has_texted(self, phone: str) -> bool:
+        """Whether any text ever went to this number (the first one carries the STOP disclosure)."""
+        async with self._sessions() as session:
+            sent = await session.scalar(
+                select(Message.id)
+                .where(Message.phone == phone, Message.direction == "outbound", Message.sid.is_not(None))
+                .limit(1)
+            )
+            return sent is not None
 
     async def mark_failed(self, message_id: int, *, error_code: int | None, reason: str) -> None:
         async with self._sessions() as session, session.begin():

@@ -1,11 +1,11 @@
-"""SQL tables: customers, messages and their delivery-status events."""
+"""SQL tables: customers, messages and their delivery-status events, consent state and its ledger."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, func
+from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -112,3 +112,45 @@ class MessageEvent(Base):
     error_code: Mapped[int | None] = mapped_column()
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class Consent(Base):
+    """A number's current consent state toward one sender scope; the ledger below is its history."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("phone", "scope", name="uq_consents_phone_scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(32))  # E.164, as Twilio gives it
+    # Opt-outs apply per sender: our Messaging Service SID, else our sending number, else "sandbox".
+    scope: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # opted_in | opted_out
+    source: Mapped[str] = mapped_column(String(32))
+    keyword: Mapped[str] = mapped_column(String(64), default="")  # the keyword or phrase rule that matched
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsentEvent(Base):
+    """One append-only, hash-chained entry of the consent ledger (see storage.consent)."""
+
+    __tablename__ = "consent_events"
+    __table_args__ = (
+        Index("ix_consent_events_phone_scope", "phone", "scope"),
+        # Two entries can never follow the same predecessor, so even a bypassed lock cannot fork the chain.
+        UniqueConstraint("prev_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(16))  # opt_out | opt_in | help
+    raw_text: Mapped[str] = mapped_column(Text, default="")
+    matched: Mapped[str] = mapped_column(String(64), default="")
+    source: Mapped[str] = mapped_column(String(32))
+    inbound_sid: Mapped[str | None] = mapped_column(String(64))
+    # Outside the hash: the confirmation's SID is only known after the send, when the entry is committed.
+    confirmation_sid: Mapped[str | None] = mapped_column(String(64))
+    # Set in Python, never by the server, because the hash covers it to the microsecond.
+    created_at: Mapped[datetime] = mapped_column()
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -45,12 +45,15 @@ async def test_llm_sees_the_system_prompt_and_earlier_turns(twilio, llm, twilio_
     assert "[ACTION:HANDOFF" in second[0]["content"]  # the action list comes from the registry
     assert [(m["role"], m["content"]) for m in second[1:]] == [
         ("user", "Hello"),
-        ("assistant", "Hi! How can I help?"),
+        ("assistant", "Hi! How can I help? Reply STOP to opt out."),  # what the customer saw
         ("user", "How much is yoga?"),
     ]
     assert llm.requests[1]["model"] == "test-model"
     assert llm.requests[1]["max_tokens"] == 150 and llm.requests[1]["temperature"] == 0.7
-    assert [m["body"] for m in twilio.messages] == ["Hi! How can I help?", "Yoga is $20."]
+    assert [m["body"] for m in twilio.messages] == [
+        "Hi! How can I help? Reply STOP to opt out.",
+        "Yoga is $20.",
+    ]
 
 
 async def test_customer_still_answered_when_llm_fails(twilio, llm, twilio_settings, start_app) -> None:
@@ -157,4 +160,4 @@ async def test_replies_are_held_to_the_segment_budget(twilio, llm, twilio_settin
 
     assert reply.segments == 2 and reply.encoding == "GSM-7"
     assert len(twilio.messages[0]["body"]) <= 306
-    assert twilio.messages[0]["body"].endswith("imagine.")
+    assert twilio.messages[0]["body"].endswith("imagine. Reply STOP to opt out.")

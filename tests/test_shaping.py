@@ -157,3 +157,11 @@ def test_shape_reply_respects_budget(max_segments: int) -> None:
     reply = shape_reply(LONG_MARKDOWN * 3, max_segments=max_segments)
     assert reply.segments <= max_segments
     assert reply.body
+
+
+def test_a_disclosure_suffix_is_kept_whole_within_the_budget() -> None:
+    text = "We have plenty of classes for every level and schedule you can imagine. " * 6
+    shaped = shape_reply(text, 2, suffix="Reply STOP to opt out.")
+    assert shaped.body.endswith("imagine. Reply STOP to opt out.")
+    assert shaped.segments == 2
+    assert shape_reply("Hi!", 2, suffix="Reply STOP to opt out.").body == "Hi! Reply STOP to opt out."

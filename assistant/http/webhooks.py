@@ -56,7 +56,12 @@ def inbound_from_form(form: dict[str, str]) -> InboundText | str:
         for index in range(count)
     ]
     return InboundText(
-        sid=sid, from_number=form["From"], to_number=form["To"], body=form.get("Body", ""), media=media
+        sid=sid,
+        from_number=form["From"],
+        to_number=form["To"],
+        body=form.get("Body", ""),
+        media=media,
+        opt_out_type=form.get("OptOutType") or None,
     )
 
 
@@ -85,7 +90,7 @@ async def status_callback(request: Request) -> Response:
     code = form.get("ErrorCode")
     error_code = int(code) if code and code.isdigit() else None
     runtime: Runtime = request.app.state.runtime
-    await runtime.messages.apply_status(sid, status.lower(), error_code, form)
+    await runtime.sender.record_status(sid, status.lower(), error_code, form)
     return twiml()
 
 

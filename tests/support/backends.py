@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import redis
@@ -16,8 +18,12 @@ from sqlalchemy.engine import make_url
 from storage.database import create_engine
 from storage.migrate import upgrade
 
-# Our own Redis database number, so a developer's data in db 0 is never touched.
+# Our own Redis database numbers, so a developer's data in db 0 is never touched.
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_SERVER = urlunsplit(urlsplit(TEST_REDIS_URL)._replace(path=""))
+REDIS_DATABASES = (int(urlsplit(TEST_REDIS_URL).path.strip("/") or 13), 14, 15, 12, 11, 10, 9, 8)
+CLAIM_KEY = "sms-assistant-tests:claimed-by"
+CLAIM_SECONDS = 900
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
 
@@ -107,13 +113,30 @@ async def _migrate(url: str) -> None:
 
 @contextmanager
 def redis_database() -> Iterator[str]:
+    """A Redis database this run has claimed, flushed before and after; in-process when there is no server.
+
+    Claiming (SET NX) keeps two test runs on one server from flushing each other's queues.
+    """
     if not redis_available():
         yield "memory://"
         return
-    client = redis.Redis.from_url(TEST_REDIS_URL)
-    client.flushdb()
-    try:
-        yield TEST_REDIS_URL
-    finally:
-        client.flushdb()
-        client.close()
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    for number in REDIS_DATABASES:
+        url = f"{REDIS_SERVER}/{number}"
+        client = redis.Redis.from_url(url, decode_responses=True)
+        try:
+            if not client.set(CLAIM_KEY, owner, nx=True, ex=CLAIM_SECONDS):
+                continue
+            with client.pipeline(transaction=True) as pipe:  # flush, keeping our claim, in one step
+                pipe.flushdb()
+                pipe.set(CLAIM_KEY, owner, ex=CLAIM_SECONDS)
+                pipe.execute()
+            try:
+                yield url
+            finally:
+                if client.get(CLAIM_KEY) == owner:
+                    client.flushdb()
+            return
+        finally:
+            client.close()
+    raise RuntimeError(f"Redis databases {REDIS_DATABASES} are all claimed by other test runs")

@@ -6,13 +6,11 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -21,6 +19,7 @@ import httpx
 import redis
 from twilio.request_validator import RequestValidator
 
+import assistant
 from storage.turn_queue import STREAM
 from tests.emulators.server import free_port
 from tests.emulators.twilio import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
@@ -30,10 +29,8 @@ PUBLIC_BASE_URL = "https://assistant.example.com"
 SMS_WEBHOOK = "/webhooks/twilio/sms"
 # Redis databases no other test uses (conftest's is 13). Product keys have no prefix, so a concurrent run of
 # these tests (another checkout, CI) needs a database of its own: each run claims a free one.
-MULTIPROCESS_REDIS_DATABASES = (14, 15, 12, 11, 10)
-REDIS_SERVER = os.environ.get("TEST_MULTIPROCESS_REDIS_SERVER", "redis://127.0.0.1:6379")
-CLAIM_KEY = "sms-assistant-tests:claimed-by"
-CLAIM_SECONDS = 900
+# The source tree this test process imported the product from: children must run the very same code.
+SOURCE_ROOT = str(Path(assistant.__file__).resolve().parent.parent)
 WORKER_STARTED = re.compile(r"worker \S+ started")
 
 
@@ -50,6 +47,7 @@ def product_env(
     """The complete environment for a product process: nothing leaks in from the developer's own."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": SOURCE_ROOT,
         "TZ": "UTC",
         "PYTHONUNBUFFERED": "1",
         "LOG_LEVEL": "INFO",
@@ -83,31 +81,6 @@ def signed_sms(body: str, *, phone: str, sid: str | None = None) -> tuple[dict[s
     }
     signature = RequestValidator(DEFAULT_AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + SMS_WEBHOOK, params)
     return params, {"X-Twilio-Signature": signature}
-
-
-@contextmanager
-def redis_database() -> Iterator[str]:
-    """A Redis database this run has claimed, flushed before and after; fails if all are taken."""
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    for number in MULTIPROCESS_REDIS_DATABASES:
-        url = f"{REDIS_SERVER}/{number}"
-        client = redis.Redis.from_url(url, decode_responses=True)
-        try:
-            if not client.set(CLAIM_KEY, owner, nx=True, ex=CLAIM_SECONDS):
-                continue
-            with client.pipeline(transaction=True) as pipe:  # flush, keeping our claim, in one step
-                pipe.flushdb()
-                pipe.set(CLAIM_KEY, owner, ex=CLAIM_SECONDS)
-                pipe.execute()
-            try:
-                yield url
-            finally:
-                if client.get(CLAIM_KEY) == owner:
-                    client.flushdb()
-            return
-        finally:
-            client.close()
-    raise RuntimeError(f"Redis databases {MULTIPROCESS_REDIS_DATABASES} are all claimed by other test runs")
 
 
 def queued_turns(url: str) -> int:

@@ -1,0 +1,274 @@
+"""STOP wins on every path: keywords, plain-language revocation, Twilio and carrier opt-outs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from storage.messages import InboundText
+from storage.tables import Message
+from tests.conftest import BUSINESS_NUMBER
+
+OPT_OUT_SPELLINGS = [
+    "STOP",
+    "stop",
+    "  Stop  ",
+    "STOP.",
+    "Stop!",
+    "Cancel",
+    "quit",
+    "opt out",
+    "arrêt",
+    "STOPP",
+    "Unsubscribe",
+    "END",
+    "revoke",
+    "optout",
+    "stopall",
+    "¡Baja!",
+    "ＳＴＯＰ",
+    "stop 🛑",
+]
+
+
+def _bodies(twilio, phone: str) -> list[str]:
+    return [message["body"] for message in twilio.messages if message["to"] == phone]
+
+
+@pytest.mark.parametrize("spelling", OPT_OUT_SPELLINGS)
+async def test_every_opt_out_spelling_gets_one_confirmation_then_silence(
+    spelling, twilio, llm, twilio_settings, start_app
+) -> None:
+    phone = "+14155550301"
+    async with start_app(twilio_settings()) as app:
+        await app.text(spelling, phone=phone)
+        await app.settle()
+        await app.text("hello? are you there?", phone=phone)
+        await app.text(spelling, phone=phone)  # a second STOP gets no second confirmation
+        await app.settle()
+    bodies = _bodies(twilio, phone)
+    assert len(bodies) == 1, bodies
+    assert "Acme Fitness" in bodies[0] and "no more texts" in bodies[0] and "START" in bodies[0]
+    assert llm.requests == []
+
+
+@pytest.mark.parametrize("keyword", ["START", "unstop", "Yes"])
+async def test_opting_back_in_brings_the_conversation_back(
+    keyword, twilio, llm, twilio_settings, start_app
+) -> None:
+    phone = "+14155550302"
+    llm.reply_with("Yoga is $20.")
+    async with start_app(twilio_settings()) as app:
+        for body in ("STOP", keyword, "how much is yoga?"):
+            await app.text(body, phone=phone)
+            await app.settle()
+    bodies = _bodies(twilio, phone)
+    assert len(bodies) == 3
+    assert "Welcome back" in bodies[1] and "Msg&data rates may apply" in bodies[1] and "STOP" in bodies[1]
+    assert bodies[2] == "Yoga is $20."
+    assert [m["content"] for m in llm.requests[0]["messages"][1:]] == ["how much is yoga?"]
+
+
+async def test_yes_from_a_subscribed_number_is_conversation(twilio, llm, twilio_settings, start_app) -> None:
+    llm.reply_with("Great, see you then!")
+    async with start_app(twilio_settings()) as app:
+        await app.text("yes", phone="+14155550303")
+        await app.settle()
+    assert len(llm.requests) == 1 and llm.requests[0]["messages"][-1]["content"] == "yes"
+
+
+@pytest.mark.parametrize("keyword", ["HELP", "info", "Help!"])
+async def test_help_answers_without_the_llm(keyword, twilio, llm, twilio_settings, start_app) -> None:
+    async with start_app(twilio_settings()) as app:
+        await app.text(keyword, phone="+14155550304")
+        await app.settle()
+    (body,) = _bodies(twilio, "+14155550304")
+    assert "Acme Fitness" in body and "STOP" in body and "+1 415 555 0100" in body
+    assert llm.requests == []
+
+
+async def test_stopping_by_is_conversation(twilio, llm, twilio_settings, start_app) -> None:
+    llm.reply_with("Sure, come by any time we're open!")
+    async with start_app(twilio_settings()) as app:
+        await app.text("I want to stop by the studio", phone="+14155550305")
+        await app.settle()
+    assert len(llm.requests) == 1
+    assert _bodies(twilio, "+14155550305")[0].startswith("Sure, come by any time")
+
+
+async def test_plain_language_revocation_never_reaches_the_llm(
+    twilio, llm, twilio_settings, start_app
+) -> None:
+    async with start_app(twilio_settings()) as app:
+        await app.text("please stop texting me", phone="+14155550306")
+        await app.settle()
+        await app.text("how do I unsubscribe?", phone="+14155550307")
+        await app.settle()
+        assert await app.runtime.consent.is_opted_out("+14155550306")
+        assert not await app.runtime.consent.is_opted_out("+14155550307")
+    assert llm.requests == []
+    assert "no more texts" in _bodies(twilio, "+14155550306")[0]
+    assert "reply STOP" in _bodies(twilio, "+14155550307")[0]
+
+
+async def test_advanced_opt_out_is_recorded_and_we_stay_silent(
+    twilio, llm, twilio_settings, start_app
+) -> None:
+    phone = "+14155550308"
+    async with start_app(twilio_settings()) as app:
+        await app.text("STOP", phone=phone, OptOutType="STOP")
+        await app.settle()
+        assert await app.runtime.consent.is_opted_out(phone)
+        await app.text("START", phone=phone, OptOutType="START")
+        await app.settle()
+        assert not await app.runtime.consent.is_opted_out(phone)
+        history = await app.runtime.consent.export(history=True)
+    assert twilio.messages == [] and llm.requests == []
+    assert [(row["event"], row["source"]) for row in history] == [
+        ("opt_out", "twilio_advanced_opt_out"),
+        ("opt_in", "twilio_advanced_opt_out"),
+    ]
+
+
+async def test_a_21610_on_send_opts_the_number_out(twilio, llm, twilio_settings, start_app) -> None:
+    phone = "+14155550309"
+    twilio.reject(to=phone, code=21610)
+    llm.reply_with("Hi!")
+    async with start_app(twilio_settings()) as app:
+        await app.text("hello", phone=phone)
+        await app.settle()
+        assert await app.runtime.consent.is_opted_out(phone)
+        reply = (await app.runtime.messages.listing(phone=phone, limit=1))[0]
+        assert (reply.status, reply.error_code) == ("failed", 21610)
+        ledger = await app.runtime.consent.export(history=True)
+    assert ledger[-1]["source"] == "carrier_21610"
+    assert len([r for r in twilio.requests if r.get("To") == phone]) == 1  # not retried
+
+
+async def test_a_21610_status_callback_opts_the_number_out(twilio, llm, twilio_settings, start_app) -> None:
+    phone = "+14155550310"
+    llm.reply_with("Hi!")
+    async with start_app(twilio_settings()) as app:
+        await app.text("hello", phone=phone)
+        await app.settle()
+        sid = twilio.messages[0]["sid"]
+        params = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "21610"}
+        assert (await app.twilio_post("/webhooks/twilio/status", params)).status_code == 200
+        assert await app.runtime.consent.is_opted_out(phone)
+
+
+async def test_a_reply_queued_before_stop_is_not_sent_after_it(
+    twilio, llm, twilio_settings, start_app
+) -> None:
+    phone = "+14155550311"
+    async with start_app(twilio_settings()) as app:
+        await app.text("hi", phone=phone)
+        await app.settle()  # the worker is running and past its start-up recovery
+        queued = await app.runtime.messages.add_outbound(
+            Message(
+                direction="outbound",
+                kind="reminder",
+                phone=phone,
+                from_number=BUSINESS_NUMBER,
+                to_number=phone,
+                body="Your class starts soon!",
+                status="pending",
+            )
+        )
+        stop, _ = await app.runtime.messages.record_inbound(
+            InboundText(
+                sid="SM" + "5" * 32, from_number=phone, to_number=BUSINESS_NUMBER, body="STOP", media=[]
+            )
+        )
+        await app.runtime.conversation.answer(phone, [stop])
+        delivered = await app.runtime.sender.deliver(queued)
+        stored = await app.runtime.messages.get(queued.id)
+    assert not delivered and stored.status == "suppressed"
+    assert [body for body in _bodies(twilio, phone) if "class starts" in body] == []
+    assert "no more texts" in _bodies(twilio, phone)[-1]
+
+
+async def test_the_first_text_carries_the_stop_disclosure_once(
+    twilio, llm, twilio_settings, start_app
+) -> None:
+    phone = "+14155550312"
+    llm.script(["Hi there!", "Yoga is $20."])
+    async with start_app(twilio_settings()) as app:
+        await app.text("hi", phone=phone)
+        await app.settle()
+        await app.text("price of yoga?", phone=phone)
+        await app.settle()
+    assert _bodies(twilio, phone) == ["Hi there! Reply STOP to opt out.", "Yoga is $20."]
+
+
+async def test_a_bot_loop_is_stopped_and_flagged(twilio, llm, twilio_settings, start_app) -> None:
+    phone = "+14155550313"
+    llm.reply_with("Thanks for your message!")
+    async with start_app(twilio_settings(repeat_text_limit=2)) as app:
+        for _ in range(4):
+            await app.text("Auto-reply: I am away from my desk", phone=phone)
+            await app.settle()
+        customer = await app.runtime.customers.by_phone(phone)
+    assert len(_bodies(twilio, phone)) == 2
+    assert customer.needs_staff and "same text" in customer.needs_staff_reason
+
+
+async def test_reply_cap_per_window(twilio, llm, twilio_settings, start_app) -> None:
+    phone = "+14155550314"
+    llm.reply_with("ok")
+    async with start_app(twilio_settings(auto_reply_limit=3)) as app:
+        for n in range(5):
+            await app.text(f"question {n}", phone=phone)
+            await app.settle()
+    assert len(_bodies(twilio, phone)) == 3
+
+
+def _cli(args: list[str], cwd: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("TWILIO_", "OPENAI_"))
+    }
+    environment["DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", "optouts", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_export_and_verify_the_ledger(twilio, llm, twilio_settings, start_app, tmp_path) -> None:
+    settings = twilio_settings()
+    async with start_app(settings) as app:
+        await app.text("STOP", phone="+14155550321")
+        await app.text("please stop texting me", phone="+14155550322")
+        await app.settle()
+        await app.runtime.consent.record("+14155550323", "opt_out", source="carrier_21610", matched="21610")
+
+    exported = await asyncio.to_thread(_cli, ["export", "--format", "json"], tmp_path, settings.database_url)
+    rows = {row["phone"]: row for row in json.loads(exported.stdout)}
+    assert {phone: (row["state"], row["source"], row["keyword"]) for phone, row in rows.items()} == {
+        "+14155550321": ("opted_out", "keyword", "STOP"),
+        "+14155550322": ("opted_out", "phrase", rows["+14155550322"]["keyword"]),
+        "+14155550323": ("opted_out", "carrier_21610", "21610"),
+    }
+    assert all(row["at"] for row in rows.values())
+    csv = await asyncio.to_thread(_cli, ["export", "--history"], tmp_path, settings.database_url)
+    assert csv.stdout.splitlines()[0].startswith("id,phone,scope,event,source")
+
+    verified = await asyncio.to_thread(_cli, ["verify"], tmp_path, settings.database_url)
+    assert verified.returncode == 0 and "3 entries" in verified.stdout
+    async with start_app(settings) as app, app.runtime.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE consent_events SET raw_text = 'START' WHERE phone = '+14155550321'")
+        )
+    tampered = await asyncio.to_thread(_cli, ["verify"], tmp_path, settings.database_url)
+    assert tampered.returncode == 1 and "TAMPERED" in tampered.stderr
