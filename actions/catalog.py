@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from actions import handoff, info
+from actions import booking, handoff, info
 from actions.registry import ActionRegistry
 
 
 def default_registry() -> ActionRegistry:
-    return ActionRegistry([info.SPEC, handoff.SPEC])
+    return ActionRegistry([booking.SCHEDULE, booking.UPDATE, booking.CANCEL, info.SPEC, handoff.SPEC])

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from actions.confirmations import PendingConfirmations
 from actions.parser import ActionCall
+from assistant.bookings.port import BookingStore
 from assistant.business import Business
 from storage.customers import CustomerDirectory
 
@@ -34,6 +36,9 @@ class ActionContext:
     now: datetime
     business: Business
     customers: CustomerDirectory
+    bookings: BookingStore
+    confirmations: PendingConfirmations
+    turn_key: str  # names the turn, so a retried turn can't book twice
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,6 +126,11 @@ class Business(BaseModel):
             "services": [service.model_dump() for service in self.services],
         }
 
+    def describe_time(self, moment: datetime) -> str:
+        """A moment as customers read it, in the business's zone: 'Tue Nov 24 6:00 PM'."""
+        local = moment.astimezone(self.zone) if moment.tzinfo else moment
+        return f"{local:%a %b} {local.day} {_clock(local.time())}"
+
     def service(self, name: str) -> Service | None:
         """The service with this name, ignoring case."""
         wanted = name.strip().casefold()

@@ -9,11 +9,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from actions import booking
+from actions.confirmations import AFFIRMATIVES, PendingConfirmations
 from actions.parser import neutralise, parse_actions, strip_actions
 from actions.registry import ActionContext, ActionRegistry, ActionResult
+from assistant.bookings.port import BookingRefused, BookingStore
 from assistant.business import Business
 from assistant.errors import LLMError
 from assistant.gate import Handled, KeywordGate
+from assistant.keywords import normalise
 from assistant.llm.port import ChatMessage, ChatModel
 from assistant.logs import mask_phone
 from assistant.sender import Sender
@@ -68,6 +72,8 @@ class Conversation:
         llm: ChatModel,
         fallback: ChatModel,
         actions: ActionRegistry,
+        bookings: BookingStore,
+        confirmations: PendingConfirmations,
         sender: Sender,
         clock: Clock,
     ) -> None:
@@ -81,6 +87,8 @@ class Conversation:
         self._llm = llm
         self._fallback = fallback
         self._actions = actions
+        self._bookings = bookings
+        self._confirmations = confirmations
         self._sender = sender
         self._clock = clock
 
@@ -100,7 +108,24 @@ class Conversation:
 
         customer = await self._customers.ensure(phone)
         now = self._clock()
-        system_prompt = await self._renderer.render("system", self._prompt_values(customer, now))
+        context = ActionContext(
+            phone=phone,
+            customer_id=customer.id,
+            now=now,
+            business=self._business,
+            customers=self._customers,
+            bookings=self._bookings,
+            confirmations=self._confirmations,
+            turn_key=f"turn:{talk[0].id}",
+        )
+        # A pending cancel or move waits for YES; any other answer drops it and is a normal turn.
+        pending_change = await self._confirmations.take(phone)
+        if pending_change is not None and normalise(user_text) in AFFIRMATIVES:
+            result = await booking.carry_out(context, pending_change)
+            return await self._reply(phone, talk, user_text, result.message, "confirmation", [result], "")
+
+        upcoming = await self._upcoming(phone, now)
+        system_prompt = await self._renderer.render("system", self._prompt_values(customer, now, upcoming))
         earlier = await self.history(phone)
         chat: list[ChatMessage] = [
             {"role": "system", "content": system_prompt},
@@ -108,19 +133,28 @@ class Conversation:
             {"role": "user", "content": user_text},
         ]
         raw, engine = await self._ask(chat)
-
-        context = ActionContext(
-            phone=phone, customer_id=customer.id, now=now, business=self._business, customers=self._customers
-        )
         results = await self._actions.dispatch(parse_actions(raw), context)
         text = compose_reply(strip_actions(raw), results) or await self._apology()
+        return await self._reply(phone, talk, user_text, text, engine, results, system_prompt)
 
+    async def _reply(
+        self,
+        phone: str,
+        talk: Sequence[Message],
+        user_text: str,
+        text: str,
+        engine: str,
+        results: list[ActionResult],
+        system_prompt: str,
+    ) -> TurnResult:
+        """Record the turn's reply (closing the turn), remember it, and send it."""
+        customer_id = talk[0].customer_id
         reply = await self._sender.prepare(
             phone=phone,
             text=text,
             kind="reply",
             sender=talk[-1].to_number,  # answer from the number (or service) they texted
-            customer_id=customer.id,
+            customer_id=customer_id,
             details={"engine": engine, "actions": [_describe(result) for result in results]},
         )
         # Recording the reply closes the turn: from here on no retry asks the LLM or replies again.
@@ -165,7 +199,22 @@ class Conversation:
             log.warning("LLM failed (%s); answering with %s", exc, self._fallback.name)
             return await self._fallback.complete(chat), self._fallback.name
 
-    def _prompt_values(self, customer: Customer, now: datetime) -> dict[str, Any]:
+    async def _upcoming(self, phone: str, now: datetime) -> list[dict[str, str]]:
+        """The customer's upcoming appointments for the prompt, as `#id service local-start` lines."""
+        try:
+            bookings = await self._bookings.upcoming(phone=phone, now=now)
+        except BookingRefused as exc:  # the scheduler is down: answer anyway, without the list
+            log.warning("could not list appointments: %s", exc)
+            return []
+        zone = self._business.zone
+        return [
+            {"id": b.id, "service": b.service, "start": b.start.astimezone(zone).strftime("%Y-%m-%dT%H:%M")}
+            for b in bookings
+        ]
+
+    def _prompt_values(
+        self, customer: Customer, now: datetime, upcoming: list[dict[str, str]]
+    ) -> dict[str, Any]:
         local_now = now.astimezone(ZoneInfo(customer.timezone or self._business.timezone))
         return {
             "business": self._business.template_values(),
@@ -174,7 +223,7 @@ class Conversation:
                 "iso": local_now.isoformat(timespec="minutes"),
                 "text": local_now.strftime("%A, %B %d, %Y %I:%M %p %Z"),
             },
-            "appointments": [],
+            "appointments": upcoming,
             "actions": self._actions.describe(),
         }
 
@@ -187,7 +236,7 @@ class Conversation:
             turns: list[Turn] = [
                 {"role": "user" if row.direction == "inbound" else "assistant", "content": row.body}
                 for row in rows
-                if row.body and (row.turn_state == "answered" or row.kind == "reply")
+                if row.body and (row.turn_state == "answered" or row.kind in ("reply", "reminder"))
             ]
             return turns[-size:]
 

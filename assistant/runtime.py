@@ -14,17 +14,21 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actions.catalog import default_registry
+from actions.confirmations import PendingConfirmations
 from actions.registry import ActionRegistry
+from assistant.bookings import booking_store
+from assistant.bookings.port import BookingStore
 from assistant.business import Business, load_business
 from assistant.conversation import Conversation
 from assistant.gate import KeywordGate
 from assistant.llm.offline import OfflineEngine
 from assistant.llm.openai_adapter import OpenAIChat
 from assistant.llm.port import ChatModel
+from assistant.reminders import Reminders
 from assistant.sender import Sender
 from assistant.settings import Settings
 from assistant.sms.port import SmsGateway
-from assistant.sms.sandbox import SandboxOutbox
+from assistant.sms.sandbox import DEFAULT_SENDER, SandboxOutbox
 from assistant.sms.twilio_adapter import TwilioGateway
 from assistant.worker import Worker
 from prompts.renderer import PromptRenderer
@@ -56,6 +60,7 @@ class Runtime:
     messages: MessageLog
     customers: CustomerDirectory
     consent: ConsentBook
+    bookings: BookingStore
     history: ConversationHistory
     renderer: PromptRenderer
     llm: ChatModel
@@ -64,6 +69,7 @@ class Runtime:
     sender: Sender
     actions: ActionRegistry
     conversation: Conversation
+    reminders: Reminders
     queue: TurnQueue
     clock: Clock
 
@@ -77,6 +83,7 @@ class Runtime:
             burst_window_seconds=self.settings.burst_window_seconds,
             lease_seconds=self.settings.turn_lease_seconds,
             concurrency=self.settings.worker_concurrency,
+            reminders=self.reminders,
         )
 
 
@@ -109,6 +116,8 @@ async def open_runtime(
         stack.push_async_callback(gateway.aclose)
 
         sessions = session_factory(engine)
+        bookings = booking_store(settings, sessions, business, clock)
+        stack.push_async_callback(bookings.aclose)
         messages = MessageLog(sessions)
         customers = CustomerDirectory(sessions)
         history = ConversationHistory(
@@ -135,8 +144,26 @@ async def open_runtime(
             llm=llm,
             fallback=offline,
             actions=actions,
+            bookings=bookings,
+            confirmations=PendingConfirmations(redis, ttl_seconds=settings.confirmation_ttl_seconds),
             sender=sender,
             clock=clock,
+        )
+        # A placeholder until the gateway reports who really sent it (a Messaging Service picks a number).
+        reminder_from = (
+            settings.twilio_phone_number or settings.twilio_messaging_service_sid or DEFAULT_SENDER
+        )
+        reminders = Reminders(
+            bookings=bookings,
+            sessions=sessions,
+            sender=sender,
+            renderer=renderer,
+            history=history,
+            business=business,
+            sender_number=reminder_from,
+            clock=clock,
+            leads=settings.reminder_lead_times,
+            recall=conversation.history,
         )
         consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         queue = TurnQueue(redis, consumer=consumer, lease_seconds=settings.turn_lease_seconds)
@@ -148,6 +175,7 @@ async def open_runtime(
             messages=messages,
             customers=customers,
             consent=consent,
+            bookings=bookings,
             history=history,
             renderer=renderer,
             llm=llm,
@@ -156,6 +184,7 @@ async def open_runtime(
             sender=sender,
             actions=actions,
             conversation=conversation,
+            reminders=reminders,
             queue=queue,
             clock=clock,
         )

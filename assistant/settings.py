@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/assistant.db"
 MEMORY_REDIS_URL = "memory://"
+LEAD_PART = re.compile(r"(\d+)\s*([dhm])")
+LEAD_UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
 
 
 class ConfigError(Exception):
@@ -17,6 +21,19 @@ class ConfigError(Exception):
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
+
+
+def parse_leads(text: str) -> tuple[timedelta, ...]:
+    """Reminder lead times from "24h,2h" (units d, h, m; "off" for none), longest first."""
+    if text.strip().lower() in ("off", "none"):
+        return ()
+    leads: set[timedelta] = set()
+    for part in text.split(","):
+        match = LEAD_PART.fullmatch(part.strip().lower())
+        if match is None or int(match[1]) == 0:
+            raise ValueError(f"{part.strip()!r} must look like 24h, 90m or 2d (or set it to off)")
+        leads.add(int(match[1]) * LEAD_UNITS[match[2]])
+    return tuple(sorted(leads, reverse=True))
 
 
 class Settings(BaseSettings):
@@ -54,6 +71,13 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(20.0, gt=0, le=55, validation_alias=_env("LLM_TIMEOUT_SECONDS"))
     llm_max_retries: int = Field(1, ge=0, le=5, validation_alias=_env("LLM_MAX_RETRIES"))
 
+    booking_api_url: str | None = Field(None, validation_alias=_env("BOOKING_API_URL"))
+    booking_api_token: str | None = Field(None, validation_alias=_env("BOOKING_API_TOKEN"))
+    confirmation_ttl_seconds: int = Field(600, gt=0, validation_alias=_env("CONFIRMATION_TTL_SECONDS"))
+    reminder_leads: str = Field("24h,2h", validation_alias=_env("REMINDER_LEADS"))
+
+    phone_region: str = Field("US", min_length=2, max_length=2, validation_alias=_env("PHONE_REGION"))
+
     chat_api_key: str | None = Field(None, validation_alias=_env("CHAT_API_KEY"))
     app_base_url: str | None = Field(None, validation_alias=_env("APP_BASE_URL"))
     business_config: Path | None = Field(None, validation_alias=_env("BUSINESS_CONFIG"))
@@ -70,6 +94,12 @@ class Settings(BaseSettings):
     embedded_worker: bool | None = Field(None, validation_alias=_env("EMBEDDED_WORKER"))
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
 
+    @field_validator("reminder_leads")
+    @classmethod
+    def _valid_leads(cls, value: str) -> str:
+        parse_leads(value)  # a malformed list stops start-up here, naming the part that is wrong
+        return value
+
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
         if bool(self.twilio_account_sid) != bool(self.twilio_auth_token):
@@ -85,7 +115,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "OPENAI_BASE_URL is set but OPENAI_API_KEY is not: set a key (any value for local servers)"
             )
-        for name in ("public_base_url", "twilio_api_base_url", "openai_base_url", "app_base_url"):
+        for name in (
+            "public_base_url",
+            "twilio_api_base_url",
+            "openai_base_url",
+            "app_base_url",
+            "booking_api_url",
+        ):
             value = getattr(self, name)
             if value and not value.startswith(("http://", "https://")):
                 raise ValueError(f"{name.upper()} must start with http:// or https:// (got {value!r})")
@@ -98,6 +134,11 @@ class Settings(BaseSettings):
         if self.business_config and not self.business_config.is_file():
             raise ValueError(f"BUSINESS_CONFIG file not found: {self.business_config}")
         return self
+
+    @property
+    def reminder_lead_times(self) -> tuple[timedelta, ...]:
+        """REMINDER_LEADS as lead times before each appointment, longest first."""
+        return parse_leads(self.reminder_leads)
 
     @property
     def twilio_enabled(self) -> bool:

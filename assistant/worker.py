@@ -12,6 +12,7 @@ from redis.exceptions import LockError, RedisError
 
 from assistant.conversation import Conversation
 from assistant.logs import mask_phone
+from assistant.reminders import Reminders
 from assistant.sender import Sender
 from storage.messages import AlreadyAnswered, MessageLog
 from storage.turn_queue import TurnJob, TurnQueue
@@ -35,6 +36,7 @@ class Worker:
         burst_window_seconds: float,
         lease_seconds: float,
         concurrency: int,
+        reminders: Reminders | None = None,
     ) -> None:
         self._queue = queue
         self._messages = messages
@@ -44,6 +46,7 @@ class Worker:
         self._burst_window = burst_window_seconds
         self._lease = lease_seconds
         self._concurrency = concurrency
+        self._reminders = reminders
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -90,9 +93,15 @@ class Worker:
         await self._sender.deliver_unsent()
 
     async def sweep(self) -> None:
-        """Re-queue phones whose texts have waited longer than a lease (a lost enqueue, a flushed Redis)."""
+        """Re-queue phones whose texts have waited longer than a lease, and send reminders that are due."""
         for phone in await self._messages.pending_phones(older_than_seconds=self._lease):
             await self._queue.enqueue(phone)
+        if self._reminders is not None:
+            try:
+                await self._reminders.send_due()
+            except Exception:
+                # A failed reminder pass (say, the database blinked) must not stop the worker answering texts.
+                log.exception("reminder pass failed; it runs again next sweep")
 
     async def _handle(self, job: TurnJob) -> None:
         try:

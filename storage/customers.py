@@ -41,6 +41,23 @@ class CustomerDirectory:
             await session.commit()
             return customer
 
+    async def upsert(self, records: list[dict[str, str | None]]) -> tuple[int, int]:
+        """Create or update customers by phone in one transaction; returns (created, updated)."""
+        created = updated = 0
+        async with self._sessions() as session, session.begin():
+            for record in records:
+                customer = await session.scalar(select(Customer).where(Customer.phone == record["phone"]))
+                if customer is None:
+                    customer = Customer(phone=record["phone"])
+                    session.add(customer)
+                    created += 1
+                else:
+                    updated += 1
+                for field in ("name", "tier", "timezone"):
+                    if record.get(field):
+                        setattr(customer, field, record[field])
+        return created, updated
+
     async def flag_for_staff(self, phone: str, reason: str) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(

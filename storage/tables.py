@@ -154,3 +154,37 @@ class ConsentEvent(Base):
     created_at: Mapped[datetime] = mapped_column()
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Appointment(Base):
+    """A customer's booking of one service at one time (the built-in booking store's record)."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (Index("ix_appointments_service_start", "service", "start_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    phone: Mapped[str] = mapped_column(String(32), index=True)
+    service: Mapped[str] = mapped_column(String(120))
+    start_at: Mapped[datetime] = mapped_column()
+    end_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="booked")  # booked | cancelled
+    # The request that made it (e.g. the inbound message and action), so a retried turn books once.
+    idempotency_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
+    cancelled_at: Mapped[datetime | None] = mapped_column()
+
+
+class ReminderSend(Base):
+    """One reminder text for one appointment and lead time; unique, so each goes out once."""
+
+    __tablename__ = "reminder_sends"
+    __table_args__ = (UniqueConstraint("appointment_ref", "lead_minutes"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The booking backend's id (the built-in store's or an external scheduler's), hence no foreign key.
+    appointment_ref: Mapped[str] = mapped_column(String(120))
+    lead_minutes: Mapped[int] = mapped_column()
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))  # None: skipped, not sent
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

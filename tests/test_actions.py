@@ -55,12 +55,16 @@ def test_neutralise_defuses_markers_in_customer_text() -> None:
 
 
 def _context(customers) -> ActionContext:
+    # INFO and the validation path touch neither bookings nor confirmations.
     return ActionContext(
         phone="+14155550123",
         customer_id=1,
         now=datetime(2026, 11, 23, tzinfo=UTC),
         business=load_business(None),
         customers=customers,
+        bookings=None,
+        confirmations=None,
+        turn_key="turn:1",
     )
 
 
@@ -84,8 +88,8 @@ async def test_info_answers_from_the_business_file() -> None:
 
 def test_the_prompt_lists_exactly_the_registered_actions() -> None:
     described = default_registry().describe()
-    assert [action["name"] for action in described] == ["INFO", "HANDOFF"]
-    assert described[0]["params"][0]["name"] == "topic"
+    assert [action["name"] for action in described] == ["SCHEDULE", "UPDATE", "CANCEL", "INFO", "HANDOFF"]
+    assert [param["name"] for param in described[0]["params"]] == ["service", "start"]
 
 
 def test_a_failed_action_replaces_the_models_words() -> None:

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.skipif(
 
 CUSTOMER = "+14155550123"
 REPLY = "We're open 6am-9pm every day."
+DISCLOSURE = "Reply STOP to opt out."
 LLM_DELAY = 2.0
 # Longer than a whole turn (the LLM's delay plus a little), so a live worker's lock never lapses mid-turn,
 # and short enough that the dead worker's lock and stream entry are taken over quickly.
@@ -84,14 +85,14 @@ def test_worker_killed_mid_turn_answers_exactly_once(
         time.sleep(2.0)
 
         assert [(m["to"], m["from"], m["body"]) for m in twilio.messages] == [
-            (CUSTOMER, BUSINESS_NUMBER, REPLY)
+            (CUSTOMER, BUSINESS_NUMBER, f"{REPLY} {DISCLOSURE}")  # a first text carries the disclosure
         ]
         # Asked twice: by the dead worker (never answered) and by the one that took over.
         assert len(llm.requests) == 2
         rows = fleet.messages(phone=CUSTOMER)
         assert sorted(row["direction"] for row in rows) == ["inbound", "outbound"]
         outbound = next(row for row in rows if row["direction"] == "outbound")
-        assert outbound["body"] == REPLY
+        assert outbound["body"] == f"{REPLY} {DISCLOSURE}"
         assert outbound["sid"] == twilio.messages[0]["sid"]
         assert outbound["status"] == "queued"  # as Twilio answered the send; no status callbacks here
         assert server.running(), "the web process died"

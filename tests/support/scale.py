@@ -25,6 +25,7 @@ from tests.emulators.twilio import TwilioEmulator
 from tests.support.processes import SMS_WEBHOOK, Fleet, product_env, signed_sms
 
 ECHO = "echo: "
+DISCLOSURE = "Reply STOP to opt out."
 TOKEN = re.compile(r"^p(\d+)-(\d+)$")
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -127,6 +128,8 @@ def problems(run: ScaleRun) -> list[str]:
         received[to].append(body)
     for index in range(run.phones):
         wanted = [ECHO + text for text in turns_by_phone.get(index, [])]
+        if wanted:
+            wanted[0] += " " + DISCLOSURE  # the first text to a number carries the STOP disclosure
         if received.get(phone_number(index), []) != wanted:
             found.append(
                 f"phone p{index} received {received.get(phone_number(index), [])}, expected {wanted}"

@@ -1,0 +1,41 @@
+"""Changes waiting for the customer's YES, kept in Redis for a few minutes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from redis.asyncio import Redis
+
+AFFIRMATIVES = frozenset(
+    {"YES", "Y", "YEP", "YEAH", "YES PLEASE", "CONFIRM", "OK", "OKAY", "SURE", "SI", "OUI", "JA"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingChange:
+    """A cancel or move of one appointment, asked for and not yet confirmed."""
+
+    action: str  # CANCEL | UPDATE
+    appointment: str
+    start: str | None = None  # UPDATE: the new start, ISO 8601 with offset
+
+
+class PendingConfirmations:
+    """At most one pending change per number; it expires, and any other answer drops it."""
+
+    def __init__(self, redis: Redis, *, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._ttl = ttl_seconds
+
+    @staticmethod
+    def _key(phone: str) -> str:
+        return f"confirm:{phone}"
+
+    async def ask(self, phone: str, change: PendingChange) -> None:
+        await self._redis.set(self._key(phone), json.dumps(asdict(change)), ex=self._ttl)
+
+    async def take(self, phone: str) -> PendingChange | None:
+        """The pending change, removed atomically so two turns can't both carry it out."""
+        raw = await self._redis.getdel(self._key(phone))
+        return PendingChange(**json.loads(raw)) if raw else None

@@ -1,0 +1,26 @@
+"""The booking port: the built-in SQL booking store and an adapter for an external scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from assistant.bookings.builtin import SqlBookingStore
+from assistant.bookings.port import BookingStore
+from assistant.bookings.remote import HttpBookingStore
+from assistant.business import Business
+from assistant.settings import Settings
+
+
+def booking_store(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    business: Business,
+    clock: Callable[[], datetime],
+) -> BookingStore:
+    """The external scheduler when BOOKING_API_URL is set, else the built-in SQL store."""
+    if settings.booking_api_url:
+        return HttpBookingStore(settings.booking_api_url, settings.booking_api_token or "")
+    return SqlBookingStore(sessions, business, clock)

@@ -1,0 +1,182 @@
+"""Booking through conversation: the assistant really books, moves and cancels, and never over-claims."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+LA = ZoneInfo("America/Los_Angeles")
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=LA)  # a Monday morning
+TOMORROW = "2026-11-24"
+ALICE = "+14155550401"
+BOB = "+14155550402"
+
+
+def clock() -> datetime:
+    return NOW
+
+
+def _bodies(twilio, phone: str) -> list[str]:
+    return [m["body"] for m in twilio.messages if m["to"] == phone]
+
+
+def _appointments(database_url: str, phone: str | None = None) -> list[dict]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO", "OPENAI", "BOOKING"))}
+    environment["DATABASE_URL"] = database_url
+    args = ["appointments", "list", "--json"] + (["--phone", phone] if phone else [])
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+async def _say(app, phone: str, body: str) -> None:
+    await app.text(body, phone=phone)
+    await app.settle()
+
+
+async def test_the_llm_books_and_the_customer_gets_no_tag(twilio, llm, twilio_settings, start_app) -> None:
+    llm.reply_with(f'Great, you\'re booked! [ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"]')
+    settings = twilio_settings()
+    async with start_app(settings, clock=clock) as app:
+        await _say(app, ALICE, "Can I do yoga tomorrow at 6pm?")
+
+    (body,) = _bodies(twilio, ALICE)
+    assert "[ACTION" not in body
+    assert "Booked: Yoga, Tue Nov 24 6:00 PM" in body
+    rows = _appointments(settings.database_url, ALICE)
+    assert [(r["phone"], r["service"], r["start"], r["status"]) for r in rows] == [
+        (ALICE, "Yoga", "2026-11-24T18:00-08:00", "booked")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("tag", "why"),
+    [
+        (f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T22:00"]', "closed"),
+        (f'[ACTION:SCHEDULE service="Underwater Basket Weaving" start="{TOMORROW}T18:00"]', "unknown"),
+        (f'[ACTION:SCHEDULE service="Personal Training" start="{TOMORROW}T09:00"]', "full"),
+        ('[ACTION:SCHEDULE service="Yoga" start="2026-11-20T18:00"]', "past"),
+        ('[ACTION:SCHEDULE service="Yoga" start="tomorrow evening"]', "invalid"),
+    ],
+)
+async def test_refused_bookings_book_nothing_and_never_say_booked(
+    tag, why, twilio, llm, twilio_settings, start_app
+) -> None:
+    settings = twilio_settings()
+    async with start_app(settings, clock=clock) as app:
+        llm.reply_with(f'Done! [ACTION:SCHEDULE service="Personal Training" start="{TOMORROW}T09:00"]')
+        await _say(app, BOB, "training tomorrow 9am")  # Bob takes the only place
+        llm.reply_with(f"Great, you're booked! {tag}")
+        await _say(app, ALICE, "book me in")
+
+    (body,) = _bodies(twilio, ALICE)
+    assert "booked" not in body.lower() and "[ACTION" not in body
+    assert [r["phone"] for r in _appointments(settings.database_url)] == [BOB]
+    if why == "full":
+        assert "Nearest open times:" in body
+
+
+async def test_someone_elses_appointment_cannot_be_touched(twilio, llm, twilio_settings, start_app) -> None:
+    settings = twilio_settings()
+    async with start_app(settings, clock=clock) as app:
+        llm.reply_with(f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"]')
+        await _say(app, ALICE, "yoga tomorrow 6pm")
+        (appointment,) = _appointments(settings.database_url, ALICE)
+        for tag in (
+            f'[ACTION:CANCEL appointment="{appointment["id"]}"]',
+            f'[ACTION:UPDATE appointment="{appointment["id"]}" start="{TOMORROW}T19:00"]',
+        ):
+            llm.reply_with(f"Sure, done! {tag}")
+            await _say(app, BOB, f"cancel appointment {appointment['id']}")
+            llm.reply_with("Okay.")
+            await _say(app, BOB, "YES")
+
+    assert _appointments(settings.database_url) == [appointment]
+    assert all("Reply YES" not in body and "Cancelled" not in body for body in _bodies(twilio, BOB))
+
+
+async def test_cancelling_your_own_asks_first_then_yes_cancels(
+    twilio, llm, twilio_settings, start_app
+) -> None:
+    settings = twilio_settings()
+    async with start_app(settings, clock=clock) as app:
+        llm.reply_with(f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"]')
+        await _say(app, ALICE, "yoga tomorrow 6pm")
+        (appointment,) = _appointments(settings.database_url, ALICE)
+
+        llm.reply_with(f'I\'ve cancelled it! [ACTION:CANCEL appointment="{appointment["id"]}"]')
+        await _say(app, ALICE, "I can't make it to yoga tomorrow, please cancel it")
+        question = _bodies(twilio, ALICE)[-1]
+        assert question == "Reply YES to cancel Yoga, Tue Nov 24 6:00 PM."
+        assert _appointments(settings.database_url, ALICE)[0]["status"] == "booked"
+
+        requests_before = len(llm.requests)
+        await _say(app, ALICE, "Yes")
+        assert len(llm.requests) == requests_before  # the YES is handled without the LLM
+
+    assert _bodies(twilio, ALICE)[-1] == f"Cancelled: Yoga, Tue Nov 24 6:00 PM (#{appointment['id']})."
+    assert _appointments(settings.database_url, ALICE)[0]["status"] == "cancelled"
+
+
+async def test_anything_but_yes_drops_the_pending_change(twilio, llm, twilio_settings, start_app) -> None:
+    settings = twilio_settings()
+    async with start_app(settings, clock=clock) as app:
+        llm.reply_with(f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"]')
+        await _say(app, ALICE, "yoga tomorrow 6pm")
+        (appointment,) = _appointments(settings.database_url, ALICE)
+        llm.reply_with(f'[ACTION:UPDATE appointment="{appointment["id"]}" start="{TOMORROW}T19:00"]')
+        await _say(app, ALICE, "move it to 7")
+        assert _bodies(twilio, ALICE)[-1].startswith("Reply YES to move Yoga from Tue Nov 24 6:00 PM to")
+        llm.reply_with("No problem, it stays as it is.")
+        await _say(app, ALICE, "actually never mind")
+        await _say(app, ALICE, "yes")  # too late: the question was dropped
+
+    assert _appointments(settings.database_url, ALICE)[0]["start"] == "2026-11-24T18:00-08:00"
+
+
+async def test_moving_your_own_after_yes(twilio, llm, twilio_settings, start_app) -> None:
+    settings = twilio_settings()
+    async with start_app(settings, clock=clock) as app:
+        llm.reply_with(f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"]')
+        await _say(app, ALICE, "yoga tomorrow 6pm")
+        (appointment,) = _appointments(settings.database_url, ALICE)
+        llm.reply_with(f'[ACTION:UPDATE appointment="{appointment["id"]}" start="{TOMORROW}T19:00"]')
+        await _say(app, ALICE, "move it to 7")
+        await _say(app, ALICE, "YES")
+
+    assert _bodies(twilio, ALICE)[-1] == f"Moved: Yoga, Tue Nov 24 7:00 PM (#{appointment['id']})."
+    assert _appointments(settings.database_url, ALICE)[0]["start"] == "2026-11-24T19:00-08:00"
+
+
+async def test_the_next_prompt_lists_upcoming_appointments(twilio, llm, twilio_settings, start_app) -> None:
+    async with start_app(twilio_settings(), clock=clock) as app:
+        llm.reply_with(f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"]')
+        await _say(app, ALICE, "yoga tomorrow 6pm")
+        llm.reply_with("See you then!")
+        await _say(app, ALICE, "what do I have booked?")
+    system = llm.requests[-1]["messages"][0]["content"]
+    assert f"Yoga {TOMORROW}T18:00" in system and "- #" in system
+
+
+async def test_the_offline_engine_books_too(make_settings, start_app) -> None:
+    settings = make_settings()
+    async with start_app(settings, clock=clock) as app:
+        await app.client.post("/sandbox/messages", json={"from": ALICE, "body": "book spin tomorrow at 7am"})
+        await app.settle()
+        reply = (await app.runtime.messages.listing(phone=ALICE, limit=1))[0]
+    assert reply.body.startswith(
+        "Let me book Spin for Tue Nov 24 at 7:00 AM. Booked: Spin, Tue Nov 24 7:00 AM"
+    )
+    assert _appointments(settings.database_url, ALICE)[0]["service"] == "Spin"
