@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
@@ -34,6 +34,20 @@ def parse_leads(text: str) -> tuple[timedelta, ...]:
             raise ValueError(f"{part.strip()!r} must look like 24h, 90m or 2d (or set it to off)")
         leads.add(int(match[1]) * LEAD_UNITS[match[2]])
     return tuple(sorted(leads, reverse=True))
+
+
+QUIET_HOURS = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)")
+
+
+def parse_quiet_hours(text: str) -> tuple[time, time] | None:
+    """Quiet hours from "21:00-09:00" (local start and end; may span midnight), or None for "off"."""
+    if text.strip().lower() in ("off", "none", ""):
+        return None
+    match = QUIET_HOURS.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text.strip()!r} must look like 21:00-09:00 (or set it to off)")
+    start, end = time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+    return None if start == end else (start, end)
 
 
 class Settings(BaseSettings):
@@ -80,6 +94,14 @@ class Settings(BaseSettings):
 
     chat_api_key: str | None = Field(None, validation_alias=_env("CHAT_API_KEY"))
     app_base_url: str | None = Field(None, validation_alias=_env("APP_BASE_URL"))
+    notify_cooldown_seconds: int = Field(60, ge=0, validation_alias=_env("NOTIFY_COOLDOWN_SECONDS"))
+    notify_hourly_cap: int = Field(5, gt=0, validation_alias=_env("NOTIFY_HOURLY_CAP"))
+    notify_daily_cap: int = Field(30, gt=0, validation_alias=_env("NOTIFY_DAILY_CAP"))
+    quiet_hours: str = Field("21:00-09:00", validation_alias=_env("QUIET_HOURS"))
+    presence_grace_seconds: float = Field(30.0, ge=0, validation_alias=_env("PRESENCE_GRACE_SECONDS"))
+    chat_max_body: int = Field(2000, gt=0, le=100_000, validation_alias=_env("CHAT_MAX_BODY"))
+    verify_code_ttl_seconds: int = Field(600, gt=0, validation_alias=_env("VERIFY_CODE_TTL_SECONDS"))
+    verify_max_attempts: int = Field(5, gt=0, validation_alias=_env("VERIFY_MAX_ATTEMPTS"))
     business_config: Path | None = Field(None, validation_alias=_env("BUSINESS_CONFIG"))
 
     history_size: int = Field(10, gt=0, le=100, validation_alias=_env("HISTORY_SIZE"))
@@ -98,6 +120,12 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_leads(cls, value: str) -> str:
         parse_leads(value)  # a malformed list stops start-up here, naming the part that is wrong
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _valid_quiet_hours(cls, value: str) -> str:
+        parse_quiet_hours(value)
         return value
 
     @model_validator(mode="after")
@@ -139,6 +167,11 @@ class Settings(BaseSettings):
     def reminder_lead_times(self) -> tuple[timedelta, ...]:
         """REMINDER_LEADS as lead times before each appointment, longest first."""
         return parse_leads(self.reminder_leads)
+
+    @property
+    def quiet_window(self) -> tuple[time, time] | None:
+        """QUIET_HOURS as local (start, end), or None when off."""
+        return parse_quiet_hours(self.quiet_hours)
 
     @property
     def twilio_enabled(self) -> bool:

@@ -22,6 +22,11 @@ COMMANDS = [
     ["simulate"],
     ["messages"],
     ["messages", "list"],
+    ["optouts", "export"],
+    ["optouts", "verify"],
+    ["customers", "add"],
+    ["customers", "import"],
+    ["appointments", "list"],
 ]
 
 
@@ -89,3 +94,35 @@ def test_worker_needs_a_shared_redis(tmp_path: Path) -> None:
     result = run(["worker"], tmp_path, REDIS_URL="memory://")
     assert result.returncode == 2
     assert "needs a shared REDIS_URL" in result.stderr
+
+
+def test_customers_add_and_import_normalise_phones(tmp_path: Path) -> None:
+    added = run(["customers", "add", "(415) 555-0150", "--name", "Dana", "--tier", "gold"], tmp_path)
+    assert added.returncode == 0 and added.stdout.strip() == "added +14155550150"
+    csv_file = tmp_path / "customers.csv"
+    csv_file.write_text(
+        "phone,name,tier,timezone\n+1 415 555 0150,Dana R,,\n415-555-0151,Sam,,America/Chicago\n"
+    )
+    imported = run(["customers", "import", str(csv_file)], tmp_path)
+    assert imported.stdout.strip() == "imported 2 customers (1 new, 1 updated)"
+    simulated = run(["simulate", "--from", "+14155550151", "hi"], tmp_path)
+    assert simulated.returncode == 0
+
+
+def test_a_bad_import_row_writes_nothing(tmp_path: Path) -> None:
+    csv_file = tmp_path / "customers.csv"
+    csv_file.write_text(
+        "phone,name,tier,timezone\n+14155550160,Ok,,\nnot-a-phone,Bad,,\n+14155550161,,,Mars/Base\n"
+    )
+    result = run(["customers", "import", str(csv_file)], tmp_path)
+    assert result.returncode == 1
+    assert f"{csv_file}:3: 'not-a-phone' is not a phone number" in result.stderr
+    assert f"{csv_file}:4: unknown time zone 'Mars/Base'" in result.stderr
+    assert "nothing was imported" in result.stderr
+    again = run(["customers", "add", "+14155550160"], tmp_path)
+    assert again.stdout.strip() == "added +14155550160"  # the good row was not written either
+
+
+def test_appointments_list_is_empty_json_on_a_fresh_database(tmp_path: Path) -> None:
+    result = run(["appointments", "list", "--json"], tmp_path)
+    assert result.returncode == 0 and json.loads(result.stdout) == []

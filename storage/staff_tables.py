@@ -1,0 +1,61 @@
+"""SQL tables of the staff console (staff accounts, prompt template versions, conversation takeovers)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.tables import Base, utcnow
+
+
+class StaffAccount(Base):
+    """A member of staff who may sign in to the console; the password is stored as an Argon2id hash."""
+
+    __tablename__ = "staff_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    last_login_at: Mapped[datetime | None] = mapped_column()
+
+
+class PromptVersion(Base):
+    """One saved version of a prompt template; the newest per name wins over the file in `prompts/`."""
+
+    __tablename__ = "prompt_versions"
+    __table_args__ = (Index("ix_prompt_versions_name_id", "name", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class Takeover(Base):
+    """Staff holding one conversation: the bot stays quiet for the phone until released or expired."""
+
+    __tablename__ = "takeovers"
+    __table_args__ = (Index("ix_takeovers_phone_id", "phone", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(32))
+    staff: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()  # None: until released
+    released_at: Mapped[datetime | None] = mapped_column()
+    released_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ConsoleKey(Base):
+    """A secret the console generated for itself (the cookie-signing key when ADMIN_SECRET_KEY is unset)."""
+
+    __tablename__ = "console_keys"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
