@@ -38,4 +38,5 @@ SPEC = ActionSpec(
     params={"topic": Param(f"one of: {', '.join(TOPICS)}", parse=_topic)},
     handler=info,
     example='[ACTION:INFO topic="hours"]',
+    read_only=True,
 )

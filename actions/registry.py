@@ -65,6 +65,8 @@ class ActionSpec:
     example: str = ""
     # Sent instead of the model's words when the arguments don't validate; empty keeps the words.
     on_invalid: str = ""
+    # Changes nothing (only reads), so a dry run may call it for real.
+    read_only: bool = False
 
 
 class ActionRegistry:
@@ -125,6 +127,27 @@ class ActionRegistry:
                 )
                 continue
             results.append(await spec.handler(context, args))
+        return results
+
+    async def rehearse(self, calls: list[ActionCall], context: ActionContext) -> list[ActionResult]:
+        """Like `dispatch`, but only read-only handlers run; the others are validated and described."""
+        results: list[ActionResult] = []
+        for call in calls:
+            if call.name not in self._specs:
+                continue
+            try:
+                spec, args = self.validate(call)
+            except ValueError as exc:
+                spec = self._specs[call.name]
+                results.append(
+                    ActionResult(call.name, ok=False, message=spec.on_invalid, data={"error": str(exc)})
+                )
+                continue
+            if spec.read_only:
+                results.append(await spec.handler(context, args))
+            else:
+                shown = {key: str(value) for key, value in args.items()}
+                results.append(ActionResult(call.name, ok=True, data={"dry_run": True, "args": shown}))
         return results
 
     def describe(self) -> list[dict[str, Any]]:

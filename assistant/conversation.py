@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,10 +27,14 @@ from storage.history import ConversationHistory, Turn
 from storage.messages import MessageLog
 from storage.reply_guard import ReplyGuard
 from storage.tables import Customer, Message
+from storage.takeovers import TakeoverBook
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+SystemRender = Callable[[dict[str, Any]], Awaitable[str]]
+# A whole text asking for a person flags the conversation for staff (the model still answers it).
+STAFF_WORDS = frozenset({"AGENT", "HUMAN", "PERSON", "OPERATOR", "REPRESENTATIVE", "REAL PERSON"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,17 @@ class TurnResult:
     engine: str
     actions: list[ActionResult]
     system_prompt: str
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    """What a turn would have answered: nothing was recorded, sent, booked or remembered."""
+
+    system_prompt: str
+    raw: str
+    engine: str
+    actions: list[ActionResult]
+    reply: Message  # unsaved, shaped exactly as the send path would send it
 
 
 def customer_text(inbound: Sequence[Message]) -> str:
@@ -76,6 +91,7 @@ class Conversation:
         confirmations: PendingConfirmations,
         sender: Sender,
         clock: Clock,
+        takeovers: TakeoverBook | None = None,
     ) -> None:
         self._business = business
         self._messages = messages
@@ -91,6 +107,7 @@ class Conversation:
         self._confirmations = confirmations
         self._sender = sender
         self._clock = clock
+        self._takeovers = takeovers
 
     async def answer(self, phone: str, inbound: Sequence[Message]) -> TurnResult | None:
         """Run the turn for these pending texts (oldest first); None when only the gate answered."""
@@ -101,6 +118,13 @@ class Conversation:
         if not talk:
             return None
         user_text = customer_text(talk)
+        if self._takeovers is not None and await self._takeovers.active(phone) is not None:
+            # Staff hold this conversation: the texts wait for them in the console, the bot says nothing.
+            await self._messages.close_turn([message.id for message in talk], state="staff")
+            await self._history.append(phone, {"role": "user", "content": user_text})
+            return None
+        if normalise(user_text) in STAFF_WORDS:
+            await self._customers.flag_for_staff(phone, f"asked for a person ({normalise(user_text)})")
         hold = await self._guard.hold_reason(phone, user_text)
         if hold is not None:
             await self._hold(phone, talk, hold)
@@ -108,16 +132,7 @@ class Conversation:
 
         customer = await self._customers.ensure(phone)
         now = self._clock()
-        context = ActionContext(
-            phone=phone,
-            customer_id=customer.id,
-            now=now,
-            business=self._business,
-            customers=self._customers,
-            bookings=self._bookings,
-            confirmations=self._confirmations,
-            turn_key=f"turn:{talk[0].id}",
-        )
+        context = self._context(phone, customer.id, now, turn_key=f"turn:{talk[0].id}")
         # A pending cancel or move waits for YES; any other answer drops it and is a normal turn.
         pending_change = await self._confirmations.take(phone)
         if pending_change is not None and normalise(user_text) in AFFIRMATIVES:
@@ -136,6 +151,38 @@ class Conversation:
         results = await self._actions.dispatch(parse_actions(raw), context)
         text = compose_reply(strip_actions(raw), results) or await self._apology()
         return await self._reply(phone, talk, user_text, text, engine, results, system_prompt)
+
+    async def dry_run(self, phone: str, text: str, render: SystemRender | None = None) -> DryRun:
+        """The reply a turn would give `text` from `phone`, with `render` writing the system prompt."""
+        customer = await self._customers.by_phone(phone) or Customer(phone=phone, tier="standard")
+        now = self._clock()
+        values = self._prompt_values(customer, now, await self._upcoming(phone, now))
+        system_prompt = await (render(values) if render else self._renderer.render("system", values))
+        chat: list[ChatMessage] = [
+            {"role": "system", "content": system_prompt},
+            *({"role": turn["role"], "content": turn["content"]} for turn in await self.history(phone)),
+            {"role": "user", "content": neutralise(text.strip())},
+        ]
+        raw, engine = await self._ask(chat)
+        # Only read-only handlers run: nothing is booked, cancelled or flagged.
+        context = self._context(phone, customer.id, now, turn_key="dry-run")
+        results = await self._actions.rehearse(parse_actions(raw), context)
+        text = compose_reply(strip_actions(raw), results) or await self._apology()
+        reply = await self._sender.prepare(phone=phone, text=text, kind="reply", sender="")
+        return DryRun(system_prompt=system_prompt, raw=raw, engine=engine, actions=results, reply=reply)
+
+    def _context(self, phone: str, customer_id: int | None, now: datetime, *, turn_key: str) -> ActionContext:
+        """What handlers may touch: this sender's own data only."""
+        return ActionContext(
+            phone=phone,
+            customer_id=customer_id,
+            now=now,
+            business=self._business,
+            customers=self._customers,
+            bookings=self._bookings,
+            confirmations=self._confirmations,
+            turn_key=turn_key,
+        )
 
     async def _reply(
         self,
@@ -236,7 +283,8 @@ class Conversation:
             turns: list[Turn] = [
                 {"role": "user" if row.direction == "inbound" else "assistant", "content": row.body}
                 for row in rows
-                if row.body and (row.turn_state == "answered" or row.kind in ("reply", "reminder"))
+                if row.body
+                and (row.turn_state in ("answered", "staff") or row.kind in ("reply", "reminder", "staff"))
             ]
             return turns[-size:]
 

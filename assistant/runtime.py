@@ -38,8 +38,10 @@ from storage.database import create_engine, session_factory
 from storage.history import ConversationHistory
 from storage.messages import MessageLog
 from storage.migrate import upgrade
+from storage.prompt_versions import DatabaseTemplateSource, PromptVersions
 from storage.redis import connect_redis
 from storage.reply_guard import ReplyGuard
+from storage.takeovers import TakeoverBook
 from storage.turn_queue import TurnQueue
 
 Clock = Callable[[], datetime]
@@ -123,7 +125,8 @@ async def open_runtime(
         history = ConversationHistory(
             redis, size=settings.history_size, ttl_seconds=settings.history_ttl_seconds
         )
-        renderer = PromptRenderer()
+        # Staff-saved template versions (SQL) win over the files, in every process.
+        renderer = PromptRenderer(DatabaseTemplateSource(PromptVersions(sessions)))
         actions = default_registry()
         consent = ConsentBook(sessions, redis, scope=settings.consent_scope)
         sender = Sender(messages, gateway, consent, renderer, segment_budget=settings.segment_budget)
@@ -148,6 +151,7 @@ async def open_runtime(
             confirmations=PendingConfirmations(redis, ttl_seconds=settings.confirmation_ttl_seconds),
             sender=sender,
             clock=clock,
+            takeovers=TakeoverBook(sessions, clock=clock, minutes=settings.takeover_minutes),
         )
         # A placeholder until the gateway reports who really sent it (a Messaging Service picks a number).
         reminder_from = (

@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     embedded_worker: bool | None = Field(None, validation_alias=_env("EMBEDDED_WORKER"))
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
 
+    # The staff console (/admin): unset, a random key is generated once and kept in the database.
+    admin_secret_key: str | None = Field(None, min_length=32, validation_alias=_env("ADMIN_SECRET_KEY"))
+    takeover_minutes: int = Field(240, ge=0, le=10_080, validation_alias=_env("TAKEOVER_MINUTES"))
+    sms_segment_price: float = Field(0.0083, ge=0, validation_alias=_env("SMS_SEGMENT_PRICE"))
+
     @field_validator("reminder_leads")
     @classmethod
     def _valid_leads(cls, value: str) -> str:

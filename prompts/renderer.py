@@ -92,4 +92,6 @@ class PromptRenderer:
             raise PromptError(f"template error: {exc}") from None
         except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as exc:
             raise PromptError(f"template error: {exc}") from None
+        except RecursionError:  # a macro that calls itself: an error to show, not a crash
+            raise PromptError("template error: it calls itself too deeply") from None
         return "".join(parts).strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import socket
 import uuid
@@ -80,27 +81,36 @@ def _asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+@cache
+def _migrated_template() -> str:
+    """A migrated database to copy: CREATE DATABASE ... TEMPLATE is far faster than migrating each time."""
+    assert TEST_DATABASE_URL
+    name = f"sms_assistant_template_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(_migrate(make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)))
+    atexit.register(lambda: asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+    return name
+
+
+async def _admin(statement: str) -> None:
+    assert TEST_DATABASE_URL
+    connection = await asyncpg.connect(_asyncpg_dsn(TEST_DATABASE_URL))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
 @contextmanager
 def fresh_postgres_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    """A new, migrated PostgreSQL database for one test, dropped afterwards."""
     assert TEST_DATABASE_URL
     name = f"sms_assistant_test_{uuid.uuid4().hex[:12]}"
-    admin = _asyncpg_dsn(TEST_DATABASE_URL)
-
-    async def run(statement: str) -> None:
-        connection = await asyncpg.connect(admin)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    url = make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{_migrated_template()}"'))
     try:
-        asyncio.run(_migrate(url))  # as an operator would with `sms-assistant db upgrade`
-        yield url
+        yield make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _migrate(url: str) -> None:
