@@ -25,9 +25,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.locks import hold_write_lock
 from storage.tables import Consent, ConsentEvent, utcnow
 
 log = logging.getLogger(__name__)
@@ -169,7 +170,7 @@ class ConsentBook:
 
     async def _append(self, session: AsyncSession, fields: dict[str, Any]) -> ConsentChange:
         """Under the ledger lock: read the state and the chain head, then append and move the state."""
-        await self._lock_ledger(session)
+        await hold_write_lock(session, key=LEDGER_LOCK_KEY, table="consent_events")
         current = await session.scalar(
             select(Consent).where(Consent.phone == fields["phone"], Consent.scope == self._scope)
         )
@@ -192,17 +193,6 @@ class ConsentBook:
             current.updated_at = now
         await session.flush()
         return ConsentChange(event_id=entry.id, state=after, changed=changed)
-
-    @staticmethod
-    async def _lock_ledger(session: AsyncSession) -> None:
-        """Serialise appends across processes for the rest of this transaction, so the chain never forks."""
-        dialect = session.bind.dialect.name if session.bind is not None else ""
-        if dialect == "postgresql":
-            await session.execute(select(func.pg_advisory_xact_lock(LEDGER_LOCK_KEY)))
-        elif dialect == "sqlite":
-            # pysqlite only opens a transaction at the first write, so a no-op write goes first: it takes
-            # SQLite's one write lock now, and the head read below can't be stale even across processes.
-            await session.execute(text("UPDATE consent_events SET id = id WHERE 0"))
 
     async def attach_confirmation(self, event_id: int | None, sid: str) -> None:
         """Record the SID of the text that confirmed this entry (outside the hash); None is a no-op."""

@@ -12,13 +12,18 @@ from typing import Any
 import httpx
 import pytest
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from redis.asyncio import Redis
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from twilio.request_validator import RequestValidator
 
 from assistant.app import create_app
 from assistant.runtime import Runtime
 from assistant.settings import Settings
+from storage.database import create_engine
+from storage.migrate import upgrade
+from storage.redis import connect_redis
 from storage.tables import Message
 from tests.emulators.openai import OpenAIEmulator
 from tests.emulators.server import serve_in_thread
@@ -63,6 +68,22 @@ def redis_url() -> Iterator[str]:
     """A real Redis database of our own (flushed around each test) when reachable, else in-process."""
     with backends.redis_database() as url:
         yield url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An async engine on this test's database, migrated to the latest schema."""
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = connect_redis(redis_url)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,6 @@ from assistant.bookings.builtin import SqlBookingStore
 from assistant.bookings.port import Booking, BookingRefused, BookingRequest
 from assistant.business import Business, Service, load_business
 from storage.database import create_engine, session_factory
-from storage.migrate import upgrade
 from storage.tables import Appointment
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -26,14 +25,6 @@ BOB = "+14155550188"
 
 def at(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=LA)
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

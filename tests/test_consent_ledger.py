@@ -7,7 +7,6 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -20,29 +19,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.consent import HISTORY_COLUMNS, STATE_COLUMNS, ConsentBook, VerifyResult, to_csv
-from storage.database import create_engine, session_factory
-from storage.migrate import alembic_config, upgrade
-from storage.redis import connect_redis
+from storage.database import session_factory
+from storage.migrate import alembic_config
 from storage.tables import Base
 
 SCOPE = "MG" + "0" * 32
 PHONE = "+14155550123"
 OTHER = "+14155550188"
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = connect_redis(redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

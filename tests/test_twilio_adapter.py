@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -12,7 +12,7 @@ from assistant.errors import InvalidRecipient, RecipientOptedOut, SmsError
 from assistant.settings import Settings
 from assistant.sms.port import OutgoingSms
 from assistant.sms.twilio_adapter import TwilioGateway
-from tests.emulators.server import free_port, serve_in_thread
+from tests.emulators.server import free_port
 from tests.emulators.twilio import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, TwilioEmulator
 
 TO = "+14155550100"
@@ -21,22 +21,14 @@ SERVICE = "MG" + "ab" * 16
 CALLBACK = "https://assistant.example/webhooks/twilio/status"
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[TwilioEmulator, str]]:
-    emulator = TwilioEmulator()
-    with serve_in_thread(emulator.app) as base_url:
-        yield emulator, base_url
+@pytest.fixture
+def emulator(twilio: TwilioEmulator) -> TwilioEmulator:
+    return twilio
 
 
 @pytest.fixture
-def emulator(served: tuple[TwilioEmulator, str]) -> TwilioEmulator:
-    served[0].reset()
-    return served[0]
-
-
-@pytest.fixture
-def base_url(served: tuple[TwilioEmulator, str]) -> str:
-    return served[1]
+def base_url(twilio_server: tuple[TwilioEmulator, str]) -> str:
+    return twilio_server[1]
 
 
 def make_gateway(base_url: str, **overrides: object) -> TwilioGateway:

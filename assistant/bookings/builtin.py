@@ -23,12 +23,13 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from assistant.bookings.port import Booking, BookingRefused, BookingRequest
 from assistant.business import Business, Service
+from storage.locks import hold_write_lock
 from storage.tables import Appointment
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class SqlBookingStore:
         start = _aware(request.start)
         try:
             async with self._lock, self._sessions() as session, session.begin():
-                await self._lock_writes(session)
+                await hold_write_lock(session, key=BOOKING_LOCK_KEY, table="appointments")
                 if request.idempotency_key and (found := await self._keyed(session, request)):
                     return found
                 self._check(service, start)
@@ -122,7 +123,7 @@ class SqlBookingStore:
         service: Service | None = None
         try:
             async with self._lock, self._sessions() as session, session.begin():
-                await self._lock_writes(session)
+                await hold_write_lock(session, key=BOOKING_LOCK_KEY, table="appointments")
                 row = await self._own(session, phone, row_id)
                 if row.status != BOOKED:
                     raise BookingRefused(
@@ -143,7 +144,7 @@ class SqlBookingStore:
         """Cancel this customer's booked appointment; a second cancel is refused as already_cancelled."""
         async with self._lock, self._sessions() as session, session.begin():
             # Under the same lock as moves, so a move can't land on an appointment cancelled meanwhile.
-            await self._lock_writes(session)
+            await hold_write_lock(session, key=BOOKING_LOCK_KEY, table="appointments")
             row = await self._own(session, phone, _row_id(appointment_id))
             if row.status != BOOKED:
                 raise BookingRefused("already_cancelled", "That appointment is already cancelled.")
@@ -237,17 +238,6 @@ class SqlBookingStore:
             Appointment.end_at > start,
             Appointment.id != (exclude or 0),  # ids start at 1, so 0 excludes nothing
         ]
-
-    @staticmethod
-    async def _lock_writes(session: AsyncSession) -> None:
-        """Serialise booking writes across processes until this transaction ends."""
-        dialect = session.bind.dialect.name if session.bind is not None else ""
-        if dialect == "postgresql":
-            await session.execute(select(func.pg_advisory_xact_lock(BOOKING_LOCK_KEY)))
-        elif dialect == "sqlite":
-            # pysqlite opens a transaction only at the first write, so a no-op write goes first: it takes
-            # SQLite's one write lock now, and the capacity count below can't be stale, across processes too.
-            await session.execute(text("UPDATE appointments SET id = id WHERE 0"))
 
     async def _keyed(self, session: AsyncSession, request: BookingRequest) -> Booking | None:
         row = await session.scalar(
