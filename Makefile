@@ -24,7 +24,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench.webhook_latency
+	$(BIN)/python -m bench.scale_check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

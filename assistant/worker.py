@@ -20,6 +20,7 @@ from storage.turn_queue import TurnJob, TurnQueue
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_SECONDS = 15.0
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 class Worker:
@@ -73,7 +74,11 @@ class Worker:
                 await self.sweep()
                 next_sweep = asyncio.get_running_loop().time() + SWEEP_INTERVAL_SECONDS
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=self._lease)
+            _, unfinished = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+            # Turns cut short are not lost: their texts stay pending in SQL and their jobs unacknowledged.
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
         log.info("worker %s stopped", self._queue.consumer)
 
     async def _reconnect(self, error: RedisError) -> None:
