@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -74,6 +75,11 @@ class Sender:
         # The claim is the guard before every send: pending → submitting happens once, ever.
         if not await self._messages.claim_for_sending(message.id):
             return False
+        # Once claimed, finish even if the caller is cancelled (a shutdown): a send cut off half-way would
+        # stay "submitting" for good, neither sent nor safe to send again.
+        return await asyncio.shield(self._hand_over(message))
+
+    async def _hand_over(self, message: Message) -> bool:
         # STOP wins: the consent check is the last thing before the gateway, for every kind of text.
         if message.kind != OPT_OUT_CONFIRMATION and await self._consent.is_opted_out(message.to_number):
             await self._messages.mark_suppressed(message.id, reason="recipient opted out")
