@@ -8,9 +8,9 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
 
-from assistant.http import ops, sandbox, webhooks
+from assistant.http import admin, chat_api, ops, sandbox, webhooks
 from assistant.runtime import Clock, open_runtime, utc_clock
 from assistant.settings import Settings
 
@@ -23,8 +23,12 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with open_runtime(settings, clock=clock, migrate=embedded_sqlite) as runtime:
+        async with (
+            open_runtime(settings, clock=clock, migrate=embedded_sqlite) as runtime,
+            admin.open_console(runtime) as console,
+        ):
             app.state.runtime = runtime
+            app.state.admin = console
             stopping = asyncio.Event()
             worker_task = None
             if settings.runs_embedded_worker:
@@ -36,7 +40,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> Starlette:
                 if worker_task is not None:
                     await worker_task
 
-    routes: list[BaseRoute] = [*ops.routes, *webhooks.routes]
+    routes: list[BaseRoute] = [*ops.routes, *webhooks.routes, *admin.routes]
+    routes.append(Mount("/api", app=chat_api.router))
     if not settings.twilio_enabled:
         routes += sandbox.routes
     return Starlette(routes=routes, lifespan=lifespan)

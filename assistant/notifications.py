@@ -26,7 +26,7 @@ REASONS = (
     "sent",
     "send_failed",
 )
-# sent: texted now. held / deferred: owed a text later, in a digest. skipped: no text. failed: the gateway said no.
+# sent: texted now; held, deferred: owed a text later (a digest); skipped: none; failed: the gateway said no.
 STATUSES = ("sent", "held", "deferred", "skipped", "failed")
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 

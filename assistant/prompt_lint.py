@@ -82,7 +82,10 @@ def sample_values(
         "system": {
             "business": plain,
             "customer": SAMPLE_CUSTOMER,
-            "now": {"iso": local.isoformat(timespec="minutes"), "text": local.strftime("%A, %B %d, %Y %I:%M %p %Z")},
+            "now": {
+                "iso": local.isoformat(timespec="minutes"),
+                "text": local.strftime("%A, %B %d, %Y %I:%M %p %Z"),
+            },
             "appointments": [{"id": "42", "service": service, "start": start.strftime("%Y-%m-%dT%H:%M")}],
             "actions": actions,
         },
@@ -98,14 +101,16 @@ def sample_values(
             "lead": lead_text(timedelta(hours=24)),
         },
     }
-    if name in known:
-        return known[name], []
-    if name in OPT_OUT_TEMPLATES or name == "fallback":
-        return {"business": plain}, []
-    # A template we have no sample for: the values its shipped file uses are the ones production gives.
-    used = sorted(variables(shipped))
-    values = {"business": plain} if "business" in used else {}
-    return values, [variable for variable in used if variable not in values]
+    link = "https://chat.example.com/chat/42"
+    known["notification"] = {"sender": "Alice", "preview": "Are we still on for tomorrow?", "link": link}
+    known["notification_digest"] = {"count": 3, "senders": "Alice and Bob", "link": link}
+    known["verification"] = {"business": plain, "code": "482913", "minutes": 10}
+    values = dict(known.get(name, {}))
+    used = variables(shipped)
+    if "business" in used or name in OPT_OUT_TEMPLATES or name == "fallback":
+        values.setdefault("business", plain)
+    # Whatever else the shipped file reads is what production gives it; we show those as ‹placeholders›.
+    return values, sorted(used - set(values))
 
 
 def variables(source: str) -> set[str]:
@@ -134,7 +139,9 @@ async def check_draft(
         check.error = f"template syntax error on line {exc.lineno}: {exc.message}"
         return check
     for variable in sorted(unknown):
-        check.warnings.append(f"“{variable}” is not a value this template gets ({_known(values, placeholders)}).")
+        check.warnings.append(
+            f"“{variable}” is not a value this template gets ({_known(values, placeholders)})."
+        )
     try:
         check.rendered, check.seconds = await renderer.render(source, values, placeholders)
     except PromptError as exc:

@@ -20,24 +20,32 @@ from assistant.bookings import booking_store
 from assistant.bookings.port import BookingStore
 from assistant.business import Business, load_business
 from assistant.conversation import Conversation
+from assistant.digests import Digests
 from assistant.gate import KeywordGate
 from assistant.llm.offline import OfflineEngine
 from assistant.llm.openai_adapter import OpenAIChat
 from assistant.llm.port import ChatModel
+from assistant.notification_texts import NotificationTexts
+from assistant.notifications import Limits, NotificationPolicy
+from assistant.notifier import Notifier
 from assistant.reminders import Reminders
 from assistant.sender import Sender
 from assistant.settings import Settings
 from assistant.sms.port import SmsGateway
 from assistant.sms.sandbox import DEFAULT_SENDER, SandboxOutbox
 from assistant.sms.twilio_adapter import TwilioGateway
+from assistant.verification import PhoneVerifier
 from assistant.worker import Worker
 from prompts.renderer import PromptRenderer
+from storage.chat import ChatLog
+from storage.chat_users import ChatUsers
 from storage.consent import ConsentBook
 from storage.customers import CustomerDirectory
 from storage.database import create_engine, session_factory
 from storage.history import ConversationHistory
 from storage.messages import MessageLog
 from storage.migrate import upgrade
+from storage.presence import Presence
 from storage.prompt_versions import DatabaseTemplateSource, PromptVersions
 from storage.redis import connect_redis
 from storage.reply_guard import ReplyGuard
@@ -74,6 +82,13 @@ class Runtime:
     reminders: Reminders
     queue: TurnQueue
     clock: Clock
+    # The chat app's side: its users, their messages and notification decisions, presence, and the flow.
+    chat_users: ChatUsers
+    chat: ChatLog
+    presence: Presence
+    notifier: Notifier
+    verifier: PhoneVerifier
+    digests: Digests
 
     def worker(self) -> Worker:
         return Worker(
@@ -86,6 +101,7 @@ class Runtime:
             lease_seconds=self.settings.turn_lease_seconds,
             concurrency=self.settings.worker_concurrency,
             reminders=self.reminders,
+            digests=self.digests,
         )
 
 
@@ -169,6 +185,40 @@ async def open_runtime(
             leads=settings.reminder_lead_times,
             recall=conversation.history,
         )
+        chat_users, chat = ChatUsers(sessions), ChatLog(sessions)
+        presence = Presence(redis, grace_seconds=settings.presence_grace_seconds)
+        notifier = Notifier(
+            chat=chat,
+            users=chat_users,
+            policy=NotificationPolicy(
+                limits=Limits.from_settings(settings),
+                consent=consent,
+                presence=presence,
+                sent_times=chat.sent_times,
+                default_zone=business.zone,
+            ),
+            presence=presence,
+            texts=NotificationTexts(
+                renderer, app_base_url=settings.app_base_url, segment_budget=settings.segment_budget
+            ),
+            sender=sender,
+            messages=messages,
+            renderer=renderer,
+            redis=redis,
+            sender_number=reminder_from,
+            clock=clock,
+        )
+        verifier = PhoneVerifier(
+            users=chat_users,
+            sender=sender,
+            redis=redis,
+            renderer=renderer,
+            business=business.template_values(),
+            sender_number=reminder_from,
+            ttl_seconds=settings.verify_code_ttl_seconds,
+            max_attempts=settings.verify_max_attempts,
+            clock=clock,
+        )
         consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         queue = TurnQueue(redis, consumer=consumer, lease_seconds=settings.turn_lease_seconds)
         yield Runtime(
@@ -191,4 +241,10 @@ async def open_runtime(
             reminders=reminders,
             queue=queue,
             clock=clock,
+            chat_users=chat_users,
+            chat=chat,
+            presence=presence,
+            notifier=notifier,
+            verifier=verifier,
+            digests=Digests(chat=chat, notifier=notifier, clock=clock),
         )

@@ -11,6 +11,7 @@ from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
 from assistant.conversation import Conversation
+from assistant.digests import Digests
 from assistant.logs import mask_phone
 from assistant.reminders import Reminders
 from assistant.sender import Sender
@@ -38,6 +39,7 @@ class Worker:
         lease_seconds: float,
         concurrency: int,
         reminders: Reminders | None = None,
+        digests: Digests | None = None,
     ) -> None:
         self._queue = queue
         self._messages = messages
@@ -48,6 +50,7 @@ class Worker:
         self._lease = lease_seconds
         self._concurrency = concurrency
         self._reminders = reminders
+        self._digests = digests
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -98,7 +101,7 @@ class Worker:
         await self._sender.deliver_unsent()
 
     async def sweep(self) -> None:
-        """Re-queue phones whose texts have waited longer than a lease, and send reminders that are due."""
+        """Re-queue phones whose texts waited longer than a lease; send due reminders and chat digests."""
         for phone in await self._messages.pending_phones(older_than_seconds=self._lease):
             await self._queue.enqueue(phone)
         if self._reminders is not None:
@@ -107,6 +110,12 @@ class Worker:
             except Exception:
                 # A failed reminder pass (say, the database blinked) must not stop the worker answering texts.
                 log.exception("reminder pass failed; it runs again next sweep")
+        if self._digests is not None:
+            try:
+                await self._digests.send_due()
+            except Exception:
+                # Held chat notifications stay held in SQL; the next sweep sends them.
+                log.exception("digest pass failed; it runs again next sweep")
 
     async def _handle(self, job: TurnJob) -> None:
         try:

@@ -37,7 +37,9 @@ class Inbox:
         last = select(Message.phone, func.max(Message.id).label("last_id")).group_by(Message.phone).subquery()
         flagged = func.coalesce(Customer.needs_staff, False)
         query = (
-            select(Message, Customer.name, flagged.label("flagged"), Customer.needs_staff_reason, Consent.state)
+            select(
+                Message, Customer.name, flagged.label("flagged"), Customer.needs_staff_reason, Consent.state
+            )
             .join(last, Message.id == last.c.last_id)
             .outerjoin(Customer, Customer.phone == Message.phone)
             .outerjoin(Consent, (Consent.phone == Message.phone) & (Consent.scope == self._scope))

@@ -54,7 +54,9 @@ class PromptVersions:
         """For each edited template: how many versions it has, and the newest one."""
         async with self._sessions() as session:
             newest = (
-                select(PromptVersion.name, func.max(PromptVersion.id).label("newest"), func.count().label("n"))
+                select(
+                    PromptVersion.name, func.max(PromptVersion.id).label("newest"), func.count().label("n")
+                )
                 .group_by(PromptVersion.name)
                 .subquery()
             )
@@ -84,4 +86,3 @@ class DatabaseTemplateSource(TemplateSource):
 
     def has(self, name: str) -> bool:
         return name in self.names()
-

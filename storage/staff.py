@@ -1,4 +1,4 @@
-"""Staff accounts: names and Argon2id password hashes, checked in constant work whether or not a name exists."""
+"""Staff accounts: names and Argon2id password hashes, with equal work for known and unknown names."""
 
 from __future__ import annotations
 

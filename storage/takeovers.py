@@ -23,7 +23,9 @@ class TakeoverBook:
         self._minutes = minutes  # 0: until released
 
     def _active(self, now: datetime) -> ColumnElement[bool]:
-        return (Takeover.released_at.is_(None)) & or_(Takeover.expires_at.is_(None), Takeover.expires_at > now)
+        return (Takeover.released_at.is_(None)) & or_(
+            Takeover.expires_at.is_(None), Takeover.expires_at > now
+        )
 
     async def active(self, phone: str) -> Takeover | None:
         """The takeover holding this number now, if any."""

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from assistant.cli import conversations, operate, optouts, records
+from assistant.cli import conversations, operate, optouts, records, staff
 from assistant.logs import configure_logging
 from assistant.settings import ConfigError, load_settings
 
@@ -15,7 +15,7 @@ from assistant.settings import ConfigError, load_settings
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sms-assistant", description="A two-way AI assistant over SMS.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (operate, conversations, optouts, records):
+    for module in (operate, conversations, optouts, records, staff):
         module.register(commands)
     return parser
 

@@ -87,7 +87,9 @@ def _migrated_template() -> str:
     assert TEST_DATABASE_URL
     name = f"sms_assistant_template_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    asyncio.run(_migrate(make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)))
+    asyncio.run(
+        _migrate(make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False))
+    )
     atexit.register(lambda: asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
     return name
 

@@ -1,0 +1,216 @@
+"""The staff console under /admin: sign-in, the gate in front of every page, and the page routes."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from urllib.parse import quote
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route, Router
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assistant.http import admin_conversations, admin_prompts
+from assistant.http.admin_auth import SESSION_SECONDS, StaffSession
+from assistant.http.admin_console import console_of, open_console, page
+
+__all__ = ["open_console", "routes"]
+
+SESSION_COOKIE = "sms_admin_session"
+LOGIN_COOKIE = "sms_admin_login"
+MAX_FORM_BYTES = 256 * 1024
+SECURITY_HEADERS = {
+    # No script at all, forms only to ourselves, never framed (clickjacking), nothing cached.
+    "content-security-policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "cache-control": "no-store",
+}
+
+
+class AdminGate:
+    """Lets a request through only with a live session, and a POST only with that session's form token."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        send = _with_security_headers(send)
+        request = Request(scope, receive)
+        route = scope["path"][len(scope.get("root_path", "")) :] or "/"
+        if route == "/login":
+            signer = await console_of(request).signer()
+            expected = signer.unsign("login", request.cookies.get(LOGIN_COOKIE))
+        else:
+            session = await _session(request)
+            if session is None:
+                target = (
+                    "/admin/login?next=" + quote(scope["path"]) if request.method == "GET" else "/admin/login"
+                )
+                await RedirectResponse(target, status_code=303)(scope, receive, send)
+                return
+            scope.setdefault("state", {}).update(staff=session.user, csrf=session.csrf, session=session.id)
+            expected = session.csrf
+        if request.method == "POST":
+            body = await _read_body(receive)
+            if body is None:
+                await HTMLResponse("Form too large.", status_code=413)(scope, receive, send)
+                return
+            form = await Request(scope, _replay(body, receive)).form()
+            receive = _replay(body, receive)  # the page reads the form again
+            token = form.get("csrf_token")
+            given = token.encode() if isinstance(token, str) else b""
+            if not expected or not hmac.compare_digest(given, expected.encode()):
+                forbidden = HTMLResponse(
+                    "<h1>403 Forbidden</h1><p>This form has expired or did not come from the console. "
+                    '<a href="/admin">Reload the console</a> and try again.</p>',
+                    status_code=403,
+                )
+                await forbidden(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _session(request: Request) -> StaffSession | None:
+    """The live session this request's cookie names, if its account still exists."""
+    console = console_of(request)
+    session_id = (await console.signer()).unsign("session", request.cookies.get(SESSION_COOKIE))
+    session = await console.sessions.get(session_id) if session_id else None
+    if session is None or not await console.accounts.exists(session.user):
+        return None
+    return session
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None when it is larger than any console form."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that hands out the already-read body once, then the client's own messages."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _with_security_headers(send: Send) -> Send:
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(scope=message)
+            for name, value in SECURITY_HEADERS.items():
+                headers.setdefault(name, value)
+        await send(message)
+
+    return sender
+
+
+def _cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/admin",
+        httponly=True,
+        samesite="lax",
+        secure=console_of(request).secure_cookies,
+    )
+
+
+def _next_page(raw: str | None) -> str:
+    """Only a path inside the console: never an open redirect to another site."""
+    if raw and raw.startswith("/admin") and not raw.startswith("/admin/login") and "//" not in raw:
+        return raw
+    return "/admin/conversations"
+
+
+async def login_form(
+    request: Request, error: str = "", status_code: int = 200, username: str = "", next_page: str = ""
+) -> Response:
+    console = console_of(request)
+    token = secrets.token_urlsafe(32)
+    next_page = _next_page(next_page or request.query_params.get("next"))
+    context = {"login_token": token, "error": error, "next_page": next_page, "username": username}
+    response = page(request, "login.html", status_code, **context)
+    _cookie(response, request, LOGIN_COOKIE, (await console.signer()).sign("login", token), 3600)
+    return response
+
+
+async def login(request: Request) -> Response:
+    console = console_of(request)
+    form = await request.form()
+    username = str(form.get("username", "")).strip()[:64]
+    password = str(form.get("password", ""))
+    client = request.client.host if request.client else "unknown"
+    next_page = str(form.get("next", ""))
+    wait = await console.limiter.wait_seconds(username, client)
+    if wait:
+        minutes = max(1, round(wait / 60))
+        message = f"Too many failed sign-ins. Try again in about {minutes} minute{'s' * (minutes != 1)}."
+        return await login_form(request, message, 429, username, next_page)
+    if not username or not await console.accounts.authenticate(username, password):
+        await console.limiter.failed(username, client)
+        return await login_form(request, "Wrong username or password.", 401, username, next_page)
+    await console.limiter.succeeded(username)
+    session = await console.sessions.create(username)  # a new id at every sign-in: no session fixation
+    response = RedirectResponse(_next_page(next_page), status_code=303)
+    _cookie(
+        response,
+        request,
+        SESSION_COOKIE,
+        (await console.signer()).sign("session", session.id),
+        SESSION_SECONDS,
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/admin")
+    return response
+
+
+async def logout(request: Request) -> Response:
+    await console_of(request).sessions.end(request.scope["state"]["session"])
+    response = RedirectResponse("/admin/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/admin", httponly=True, samesite="lax")
+    return response
+
+
+async def home(request: Request) -> Response:
+    signed_in = await _session(request) is not None
+    return RedirectResponse("/admin/conversations" if signed_in else "/admin/login", status_code=303)
+
+
+_pages = Router(
+    routes=[
+        Route("/", home),
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        *admin_prompts.routes,
+        *admin_conversations.routes,
+    ]
+)
+
+routes = [Route("/admin", home), Mount("/admin", app=AdminGate(_pages))]

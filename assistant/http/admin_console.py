@@ -1,0 +1,108 @@
+"""The staff console's shared state (opened with the app) and the helpers its pages use."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from assistant.http.admin_auth import LoginLimiter, SessionStore, Signer
+from assistant.runtime import Runtime
+from assistant.sms.sandbox import DEFAULT_SENDER
+from prompts.isolated import IsolatedRenderer
+from storage.consent import ConsentBook
+from storage.database import session_factory
+from storage.inbox import Inbox
+from storage.prompt_versions import DatabaseTemplateSource, PromptVersions
+from storage.staff import StaffAccounts
+from storage.takeovers import TakeoverBook
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "admin"
+SIGNING_KEY_NAME = "session-signing"
+
+
+@dataclass
+class Console:
+    """Everything the /admin pages work with, built once per app from the runtime."""
+
+    runtime: Runtime
+    accounts: StaffAccounts
+    versions: PromptVersions
+    source: DatabaseTemplateSource
+    takeovers: TakeoverBook
+    inbox: Inbox
+    consent: ConsentBook
+    sessions: SessionStore
+    limiter: LoginLimiter
+    drafts: IsolatedRenderer
+    templates: Jinja2Templates
+    _signer: Signer | None = None
+    _signer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over HTTPS when the service is reached over HTTPS."""
+        return (self.runtime.settings.public_base_url or "").startswith("https://")
+
+    @property
+    def default_sender(self) -> str:
+        settings = self.runtime.settings
+        return settings.twilio_phone_number or settings.twilio_messaging_service_sid or DEFAULT_SENDER
+
+    async def signer(self) -> Signer:
+        """The cookie signer: ADMIN_SECRET_KEY, else a key generated once and kept in the database."""
+        async with self._signer_lock:
+            if self._signer is None:
+                key = self.runtime.settings.admin_secret_key
+                if not key:
+                    key = await self.accounts.console_key(SIGNING_KEY_NAME)
+                self._signer = Signer(key)
+            return self._signer
+
+
+@contextlib.asynccontextmanager
+async def open_console(runtime: Runtime) -> AsyncIterator[Console]:
+    """The console for one app; its draft renderer (a child process) is stopped on the way out."""
+    sessions = session_factory(runtime.engine)
+    versions = PromptVersions(sessions)
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    console = Console(
+        runtime=runtime,
+        accounts=StaffAccounts(sessions),
+        versions=versions,
+        source=DatabaseTemplateSource(versions),
+        takeovers=TakeoverBook(sessions, clock=runtime.clock, minutes=runtime.settings.takeover_minutes),
+        inbox=Inbox(sessions, scope=runtime.settings.consent_scope),
+        consent=ConsentBook(sessions, runtime.redis, scope=runtime.settings.consent_scope),
+        sessions=SessionStore(runtime.redis),
+        limiter=LoginLimiter(runtime.redis),
+        drafts=IsolatedRenderer(),
+        templates=Jinja2Templates(env=environment),
+    )
+    try:
+        yield console
+    finally:
+        await console.drafts.aclose()
+
+
+def console_of(request: Request) -> Console:
+    return request.app.state.admin
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
+    """Render a console page with the signed-in user and the form token every form must carry."""
+    state = request.scope.get("state", {})
+    values = {"staff": state.get("staff"), "csrf_token": state.get("csrf", ""), "path": request.url.path}
+    return console_of(request).templates.TemplateResponse(
+        request, template, {**values, **context}, status_code=status_code
+    )

@@ -1,0 +1,158 @@
+"""Console pages for conversations: the list, a thread, take over, reply, release, and the opt-out ledger."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from assistant.http.admin_console import Console, console_of, page
+from assistant.segments import count_segments, smart_encode
+from storage.consent import to_csv
+
+E164 = re.compile(r"\+[1-9]\d{6,14}")
+THREAD_LIMIT = 500
+
+
+def _thread_url(phone: str, **query: str) -> str:
+    suffix = "?" + "&".join(f"{key}={quote(value)}" for key, value in query.items()) if query else ""
+    return f"/admin/conversations/{quote(phone)}{suffix}"
+
+
+async def listing(request: Request) -> Response:
+    console = console_of(request)
+    rows = await console.inbox.conversations()
+    held = await console.takeovers.active_phones()
+    return page(request, "conversations.html", rows=rows, held=held)
+
+
+async def thread(request: Request, *, status_code: int = 200, error: str = "", draft: str = "") -> Response:
+    console = console_of(request)
+    phone = request.path_params["phone"]
+    if not E164.fullmatch(phone):
+        return page(request, "not_found.html", 404, what="conversation")
+    messages = list(reversed(await console.runtime.messages.listing(phone=phone, limit=THREAD_LIMIT)))
+    customer = await console.runtime.customers.by_phone(phone)
+    if not messages and customer is None:
+        return page(request, "not_found.html", 404, what="conversation")
+    notices = {
+        "taken": "You have taken over: the assistant stays quiet for this number until you release it.",
+        "released": "Released: the assistant answers this number again from the next text.",
+        "sent": "Reply sent through the normal send path; its delivery status updates below.",
+        "suppressed": "Not sent: this number has opted out, so nothing may be texted to it.",
+        "failed": "The reply could not be handed to the SMS provider; see its status below.",
+    }
+    return page(
+        request,
+        "thread.html",
+        status_code,
+        phone=phone,
+        customer=customer,
+        messages=messages,
+        takeover=await console.takeovers.active(phone),
+        consent=await console.consent.cached_state(phone),
+        notice=notices.get(request.query_params.get("done", ""), ""),
+        error=error,
+        draft=draft,
+        budget=console.runtime.settings.segment_budget,
+        minutes=console.runtime.settings.takeover_minutes,
+    )
+
+
+def _phone(request: Request) -> str | None:
+    phone = request.path_params["phone"]
+    return phone if E164.fullmatch(phone) else None
+
+
+async def take_over(request: Request) -> Response:
+    phone = _phone(request)
+    if phone is None:
+        return page(request, "not_found.html", 404, what="conversation")
+    await console_of(request).takeovers.take(phone, request.state.staff)
+    return RedirectResponse(_thread_url(phone, done="taken"), status_code=303)
+
+
+async def release(request: Request) -> Response:
+    phone = _phone(request)
+    if phone is None:
+        return page(request, "not_found.html", 404, what="conversation")
+    await console_of(request).takeovers.release(phone, request.state.staff)
+    return RedirectResponse(_thread_url(phone, done="released"), status_code=303)
+
+
+async def reply(request: Request) -> Response:
+    """Send a staff reply through the one send path; replying takes the conversation over."""
+    phone = _phone(request)
+    if phone is None:
+        return page(request, "not_found.html", 404, what="conversation")
+    console = console_of(request)
+    text = str((await request.form()).get("body", "")).strip()
+    error = _reply_problem(text, console.runtime.settings.segment_budget)
+    if error:
+        return await thread(request, status_code=400, error=error, draft=text)
+    if await console.consent.is_opted_out(phone):
+        return RedirectResponse(_thread_url(phone, done="suppressed"), status_code=303)
+    if await console.takeovers.active(phone) is None:
+        await console.takeovers.take(phone, request.state.staff)
+    done = await _send(console, phone, text, request.state.staff)
+    return RedirectResponse(_thread_url(phone, done=done), status_code=303)
+
+
+def _reply_problem(text: str, budget: int) -> str:
+    if not text:
+        return "Type a reply first."
+    # The send path cuts every text to the segment budget; a staff reply is refused instead of cut.
+    segments = count_segments(smart_encode(text)).segments
+    if segments > budget:
+        return f"That reply is {segments} SMS segments; keep it to {budget} (SEGMENT_BUDGET) or fewer."
+    return ""
+
+
+async def _send(console: Console, phone: str, text: str, staff: str) -> str:
+    runtime = console.runtime
+    customer = await runtime.customers.by_phone(phone)
+    message = await runtime.sender.prepare(
+        phone=phone,
+        text=text,
+        kind="staff",
+        sender=await console.inbox.sender_for(phone) or console.default_sender,
+        customer_id=customer.id if customer else None,
+        details={"staff": staff},
+    )
+    await runtime.messages.add_outbound(message)
+    await runtime.history.append(phone, {"role": "assistant", "content": message.body})
+    if await runtime.sender.deliver(message):
+        return "sent"
+    refreshed = await runtime.messages.get(message.id)
+    return "suppressed" if refreshed is not None and refreshed.status == "suppressed" else "failed"
+
+
+async def optouts(request: Request) -> Response:
+    history = request.query_params.get("history") == "1"
+    rows = await console_of(request).consent.export(history=history)
+    return page(request, "optouts.html", rows=rows, history=history)
+
+
+async def optouts_csv(request: Request) -> Response:
+    history = request.query_params.get("history") == "1"
+    rows = await console_of(request).consent.export(history=history)
+    name = "consent-history.csv" if history else "consent.csv"
+    return Response(
+        to_csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
+
+
+routes = [
+    Route("/conversations", listing),
+    Route("/conversations/{phone}", thread, methods=["GET"]),
+    Route("/conversations/{phone}/takeover", take_over, methods=["POST"]),
+    Route("/conversations/{phone}/release", release, methods=["POST"]),
+    Route("/conversations/{phone}/reply", reply, methods=["POST"]),
+    Route("/optouts", optouts),
+    Route("/optouts.csv", optouts_csv),
+]
