@@ -21,7 +21,7 @@ run: $(STAMP)
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 3  # three processes: most tests wait on I/O, not the CPU
 
 # The browser tests drive Debian's Chromium; install it where we may (root with apt), else they skip.
 chromium:
