@@ -12,25 +12,13 @@ from sqlalchemy import func, select
 
 from assistant.http import openapi
 from storage.chat_tables import ChatMessage, ChatUser, NotificationDecision, PhoneVerification
+from tests.support.clock import ManualClock as Clock
 
 KEY = "chat-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 APP_URL = "https://chat.example.com"
 BOB_PHONE = "+14155550188"
 NOW = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)  # 11:00 AM in Los Angeles, the example business's zone
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
@@ -256,7 +244,7 @@ async def test_wrong_codes_are_400_then_429_after_five_tries_and_a_new_put_sends
 
 
 async def test_a_code_expires_after_ten_minutes(chat_settings, start_app) -> None:
-    clock = Clock()
+    clock = Clock(NOW)
     async with start_app(chat_settings(), clock=clock) as app:
         await app.client.put("/api/users/bob", json={"phone": BOB_PHONE, "smsOptIn": True}, headers=AUTH)
         code = await code_for(app, BOB_PHONE)
@@ -297,7 +285,7 @@ async def test_a_repeated_idempotency_key_stores_and_decides_once(chat_settings,
 
 
 async def test_reading_a_message_records_when(chat_settings, start_app) -> None:
-    clock = Clock()
+    clock = Clock(NOW)
     async with start_app(chat_settings(), clock=clock) as app:
         posted = await app.client.post(
             "/api/messages",
@@ -319,7 +307,7 @@ async def test_reading_a_message_records_when(chat_settings, start_app) -> None:
 
 
 async def test_presence_reports_the_grace_period(chat_settings, start_app) -> None:
-    clock = Clock()
+    clock = Clock(NOW)
     async with start_app(chat_settings(), clock=clock) as app:
 
         async def say(online: bool) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import pytest
 from assistant.notifications import cap_release, quiet_until
 from assistant.segments import count_segments
 from assistant.settings import ConfigError, load_settings
+from tests.support.clock import ManualClock as Clock
 
 KEY = "chat-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -23,22 +24,9 @@ NOW = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)  # 11:00 AM in Los Angeles, 2:00
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture

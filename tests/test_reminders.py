@@ -22,24 +22,12 @@ from storage.database import session_factory
 from storage.history import Turn
 from storage.messages import InboundText
 from storage.tables import Appointment, Message, ReminderSend
+from tests.support.clock import ManualClock as Clock
 
 PHONE = "+14155550142"
 BUSINESS_NUMBER = "+15005550006"
 # Tue Nov 24 2026, 6:00 PM in Los Angeles (the example business's zone).
 START = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, now: datetime) -> None:
-        self.now = now
 
 
 class ListStore:
