@@ -8,6 +8,8 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount
 
 from assistant.http import admin, chat_api, ops, sandbox, webhooks
@@ -44,4 +46,11 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> Starlette:
     routes.append(Mount("/api", app=chat_api.router))
     if not settings.twilio_enabled:
         routes += sandbox.routes
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _not_found})
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    # Some /api paths never reach the API's own router (a Mount doesn't match across a newline).
+    if request.url.path.startswith("/api/"):
+        return chat_api.no_such_endpoint()
+    return PlainTextResponse("Not Found", status_code=404)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -56,6 +57,13 @@ schema = schemathesis.openapi.from_dict(openapi.document(IsolatedSettings()), co
 
 
 @schema.parametrize()
-@settings(deadline=None, database=None, suppress_health_check=list(HealthCheck))
+# Locally every run explores new inputs; in CI (CI=true) the examples are fixed, so a landing never hinges
+# on the luck of a draw: failures found locally become fixes, not flaky builds.
+@settings(
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=os.environ.get("CI") == "true",
+)
 def test_the_chat_api_answers_every_generated_request_without_a_server_error(case, served: str) -> None:
     case.call_and_validate(base_url=served, headers={"Authorization": f"Bearer {KEY}"})

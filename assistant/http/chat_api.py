@@ -273,9 +273,13 @@ routes = [
 ]
 
 
-async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+def no_such_endpoint() -> JSONResponse:
     """Paths under /api that match no route still get the API's JSON error shape."""
-    await _error("no such endpoint; see /api/openapi.json", None, 404)(scope, receive, send)
+    return _error("no such endpoint; see /api/openapi.json", None, 404)
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    await no_such_endpoint()(scope, receive, send)
 
 
 router = Router(routes=routes, default=_not_found)
