@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from assistant.settings import Settings
@@ -13,7 +14,7 @@ from storage.consent import ConsentBook
 from storage.presence import Presence
 
 # The fixed vocabulary of reasons, in the order the policy checks them; "send_failed" is the send path's.
-REASONS = (
+Reason = Literal[
     "not_opted_in",
     "no_phone",
     "phone_unverified",
@@ -25,9 +26,9 @@ REASONS = (
     "daily_cap",
     "sent",
     "send_failed",
-)
+]
 # sent: texted now; held, deferred: owed a text later (a digest); skipped: none; failed: the gateway said no.
-STATUSES = ("sent", "held", "deferred", "skipped", "failed")
+Status = Literal["sent", "held", "deferred", "skipped", "failed"]
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 
 SentTimes = Callable[[str, datetime], Awaitable[Sequence[datetime]]]
@@ -35,7 +36,7 @@ SentTimes = Callable[[str, datetime], Awaitable[Sequence[datetime]]]
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The policy's answer: a status, a reason from `REASONS`, and when a held text may go."""
+    """The policy's answer: a status, a reason from `Reason`, and when a held text may go."""
 
     status: str
     reason: str
