@@ -89,9 +89,10 @@ class Sender:
             sent = await self._gateway.send(OutgoingSms(to=message.to_number, body=message.body))
         except SmsError as exc:
             log.warning("send to %s failed: %s", mask_phone(message.to_number), exc)
-            await self._messages.mark_failed(message.id, error_code=exc.code, reason=str(exc))
             if isinstance(exc, RecipientOptedOut):
+                # Record the opt-out first: once the text stops being in flight, the number is opted out.
                 await self._carrier_opt_out(message.to_number, message.sid)
+            await self._messages.mark_failed(message.id, error_code=exc.code, reason=str(exc))
             return False
         await self._messages.mark_submitted(message.id, sid=sent.sid, status=sent.status, sender=sent.sender)
         message.sid = sent.sid
