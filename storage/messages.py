@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -258,11 +258,3 @@ class MessageLog:
             if phone:
                 query = query.where(Message.phone == phone)
             return list(await session.scalars(query))
-
-    async def last_activity(self, phone: str) -> datetime | None:
-        async with self._sessions() as session:
-            return await session.scalar(
-                select(func.max(Message.created_at)).where(
-                    Message.phone == phone, Message.direction == "inbound"
-                )
-            )
