@@ -33,6 +33,7 @@ chromium:
 bench: $(STAMP)
 	$(BIN)/python -m bench.webhook_latency
 	$(BIN)/python -m bench.scale_check
+	$(BIN)/python -m bench.keyword_gate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -93,7 +93,7 @@ async def ask_to_move(context: ActionContext, args: dict[str, Any]) -> ActionRes
         "UPDATE",
         ok=False,
         message=f"Reply YES to move {booking.service} from {describe(booking.start)} to {describe(start)}.",
-        data={"appointment": booking.id, "awaiting": "YES"},
+        data={"appointment": booking.id, "awaiting": "YES", "start": change.start},
     )
 
 

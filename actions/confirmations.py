@@ -1,9 +1,11 @@
-"""Changes waiting for the customer's YES, kept in Redis for a few minutes."""
+"""Changes waiting for the customer's YES, kept in Redis for a few minutes and written in the asking reply."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -20,20 +22,28 @@ class PendingChange:
     appointment: str
     start: str | None = None  # UPDATE: the new start, ISO 8601 with offset
 
+    @classmethod
+    def asked_in(cls, actions: Iterable[Mapping[str, Any]]) -> PendingChange | None:
+        """The change a reply asked YES for, from the actions recorded with it (see `booking.ask_to_*`)."""
+        for action in actions:
+            if action.get("awaiting") == "YES" and action.get("name") in ("CANCEL", "UPDATE"):
+                return cls(action["name"], str(action["appointment"]), start=action.get("start"))
+        return None
+
 
 class PendingConfirmations:
     """At most one pending change per number; it expires, and any other answer drops it."""
 
     def __init__(self, redis: Redis, *, ttl_seconds: int) -> None:
         self._redis = redis
-        self._ttl = ttl_seconds
+        self.ttl_seconds = ttl_seconds
 
     @staticmethod
     def _key(phone: str) -> str:
         return f"confirm:{phone}"
 
     async def ask(self, phone: str, change: PendingChange) -> None:
-        await self._redis.set(self._key(phone), json.dumps(asdict(change)), ex=self._ttl)
+        await self._redis.set(self._key(phone), json.dumps(asdict(change)), ex=self.ttl_seconds)
 
     async def take(self, phone: str) -> PendingChange | None:
         """The pending change, removed atomically so two turns can't both carry it out."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -52,6 +52,15 @@ class ActionResult:
 
 
 Handler = Callable[[ActionContext, dict[str, Any]], Awaitable[ActionResult]]
+
+
+def outcome(action: Mapping[str, Any]) -> str:
+    """How a recorded action ended, in the same words everywhere: done, awaiting YES, or failed."""
+    if action.get("ok"):
+        return "done"
+    if action.get("awaiting"):
+        return f"awaiting {action['awaiting']}"
+    return "failed"
 
 
 @dataclass(frozen=True, slots=True)

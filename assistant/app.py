@@ -5,28 +5,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
 
+from assistant.clock import Clock, system_clock
 from assistant.http import admin, chat_api, ops, sandbox, webhooks
-from assistant.runtime import Clock, open_runtime, utc_clock
+from assistant.runtime import open_runtime
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
+WorkerStopped = Callable[[str], None]
 
-def create_app(settings: Settings, *, clock: Clock = utc_clock) -> Starlette:
-    """A Starlette app for these settings; nothing is opened until the lifespan starts."""
-    embedded_sqlite = settings.database_url.startswith("sqlite")
+
+def create_app(
+    settings: Settings, *, clock: Clock = system_clock, on_worker_stopped: WorkerStopped | None = None
+) -> Starlette:
+    """A Starlette app for these settings; nothing is opened until the lifespan starts.
+
+    `on_worker_stopped(reason)` is called if the embedded worker ends on its own, so the process can stop
+    rather than take texts nobody answers.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with (
-            open_runtime(settings, clock=clock, migrate=embedded_sqlite) as runtime,
+            open_runtime(settings, clock=clock) as runtime,
             admin.open_console(runtime) as console,
         ):
             app.state.runtime = runtime
@@ -35,22 +43,48 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> Starlette:
             worker_task = None
             if settings.runs_embedded_worker:
                 worker_task = asyncio.create_task(runtime.worker().run(stopping), name="embedded-worker")
+                worker_task.add_done_callback(lambda task: _worker_ended(task, stopping, on_worker_stopped))
             try:
                 yield
             finally:
                 stopping.set()
                 if worker_task is not None:
-                    await worker_task
+                    # A worker that failed has said why already; shutting down goes on regardless.
+                    await asyncio.gather(worker_task, return_exceptions=True)
 
-    routes: list[BaseRoute] = [*ops.routes, *webhooks.routes, *admin.routes]
-    routes.append(Mount("/api", app=chat_api.router))
+    routes: list[BaseRoute] = [
+        Route("/", _home(settings)),
+        *ops.routes,
+        *webhooks.routes,
+        *admin.routes,
+        *chat_api.routes,
+    ]
     if not settings.twilio_enabled:
         routes += sandbox.routes
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _not_found})
 
 
+def _worker_ended(task: asyncio.Task[None], stopping: asyncio.Event, notify: WorkerStopped | None) -> None:
+    if stopping.is_set():
+        return
+    error = None if task.cancelled() else task.exception()
+    reason = f"{type(error).__name__}: {error}" if error else "it returned without being asked to stop"
+    log.error("the embedded worker stopped (%s): no text will be answered", reason, exc_info=error)
+    if notify is not None:
+        notify(reason)
+
+
+def _home(settings: Settings) -> Callable[[Request], Awaitable[Response]]:
+    """`/` leads somewhere useful: the phone simulator in embedded mode, else the staff console."""
+    target = "/sandbox" if not settings.twilio_enabled else "/admin"
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse(target, status_code=302)
+
+    return home
+
+
 async def _not_found(request: Request, exc: Exception) -> Response:
-    # Some /api paths never reach the API's own router (a Mount doesn't match across a newline).
     if request.url.path.startswith("/api/"):
         return chat_api.no_such_endpoint()
     return PlainTextResponse("Not Found", status_code=404)

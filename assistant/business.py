@@ -131,6 +131,11 @@ class Business(BaseModel):
         local = moment.astimezone(self.zone) if moment.tzinfo else moment
         return f"{local:%a %b} {local.day} {_clock(local.time())}"
 
+    def timestamp(self, moment: datetime, *, seconds: bool = False) -> str:
+        """A moment as staff read it, in the business's zone, naming it: '2026-11-24 11:00 PST'."""
+        local = moment.astimezone(self.zone)
+        return local.strftime(f"%Y-%m-%d %H:%M{':%S' if seconds else ''} %Z")
+
     def service(self, name: str) -> Service | None:
         """The service with this name, ignoring case."""
         wanted = name.strip().casefold()

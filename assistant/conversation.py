@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from actions import booking
-from actions.confirmations import AFFIRMATIVES, PendingConfirmations
+from actions.confirmations import AFFIRMATIVES, PendingChange, PendingConfirmations
 from actions.parser import neutralise, parse_actions, strip_actions
 from actions.registry import ActionContext, ActionRegistry, ActionResult
 from assistant.bookings.port import BookingRefused, BookingStore
 from assistant.business import Business
+from assistant.clock import Clock
 from assistant.errors import LLMError
 from assistant.gate import Handled, KeywordGate
 from assistant.keywords import normalise
@@ -31,7 +32,6 @@ from storage.takeovers import TakeoverBook
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 SystemRender = Callable[[dict[str, Any]], Awaitable[str]]
 # A whole text asking for a person flags the conversation for staff (the model still answers it).
 STAFF_WORDS = frozenset({"AGENT", "HUMAN", "PERSON", "OPERATOR", "REPRESENTATIVE", "REAL PERSON"})
@@ -135,7 +135,10 @@ class Conversation:
         context = self._context(phone, customer.id, now, turn_key=f"turn:{talk[0].id}")
         # A pending cancel or move waits for YES; any other answer drops it and is a normal turn.
         pending_change = await self._confirmations.take(phone)
-        if pending_change is not None and normalise(user_text) in AFFIRMATIVES:
+        affirmed = normalise(user_text) in AFFIRMATIVES
+        if pending_change is None and affirmed:
+            pending_change = await self._asked_in_last_reply(phone, now)
+        if pending_change is not None and affirmed:
             result = await booking.carry_out(context, pending_change)
             return await self._reply(phone, talk, user_text, result.message, "confirmation", [result], "")
 
@@ -151,6 +154,16 @@ class Conversation:
         results = await self._actions.dispatch(parse_actions(raw), context)
         text = compose_reply(strip_actions(raw), results) or await self._apology()
         return await self._reply(phone, talk, user_text, text, engine, results, system_prompt)
+
+    async def _asked_in_last_reply(self, phone: str, now: datetime) -> PendingChange | None:
+        """The question the last reply asked, when Redis has lost it (restarted, or in-process and new).
+
+        The reply is the record of what was asked, and any later answer would have been a newer reply.
+        """
+        reply = await self._messages.last_reply(phone)
+        if reply is None or now - reply.created_at > timedelta(seconds=self._confirmations.ttl_seconds):
+            return None
+        return PendingChange.asked_in(reply.details.get("actions", []))
 
     async def dry_run(self, phone: str, text: str, render: SystemRender | None = None) -> DryRun:
         """The reply a turn would give `text` from `phone`, with `render` writing the system prompt."""

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
+from assistant.clock import Clock
 from assistant.notifier import Notifier
 from storage.chat import ChatLog, CoverageLost
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 class Digests:

@@ -13,7 +13,7 @@ NOISY_LOGGERS = (
     "openai",
     "aiosqlite",
     "asyncio",
-    "alembic.runtime.plugins",
+    "alembic",  # `db upgrade` and start-up say in one line where the schema stands
 )
 # E.164 and formatted numbers (+1 415-555-0100, URL-encoded %2B...), or bare runs of 10-15 digits.
 # Dots are left out so IP addresses and versions stay readable.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import LockError
 from sqlalchemy.exc import IntegrityError
 
+from assistant.clock import Clock
 from assistant.notification_texts import NotificationTexts
 from assistant.notifications import Decision, NotificationPolicy
 from assistant.sender import CARRIER_OPTED_OUT, Sender
@@ -25,7 +26,6 @@ from storage.tables import Message
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 LOCK_SECONDS = 30.0
 RETRIES = 3
 

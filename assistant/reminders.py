@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from assistant.bookings.port import Booking, BookingRefused, BookingStore
 from assistant.business import Business
+from assistant.clock import Clock
 from assistant.errors import AssistantError
 from assistant.logs import mask_phone
 from assistant.sender import Sender
@@ -24,7 +25,6 @@ from storage.tables import Customer, Message, ReminderSend
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 DEFAULT_LEADS: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=2))
 MAX_REF = 120  # ReminderSend.appointment_ref's column width
 

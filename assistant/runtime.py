@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,7 +18,9 @@ from actions.registry import ActionRegistry
 from assistant.bookings import booking_store
 from assistant.bookings.port import BookingStore
 from assistant.business import Business, load_business
+from assistant.clock import Clock, system_clock
 from assistant.conversation import Conversation
+from assistant.database import ready_revision
 from assistant.digests import Digests
 from assistant.gate import KeywordGate
 from assistant.llm.offline import OfflineEngine
@@ -42,21 +43,15 @@ from storage.chat_users import ChatUsers
 from storage.consent import ConsentBook
 from storage.customers import CustomerDirectory
 from storage.database import create_engine, session_factory
+from storage.heartbeats import Heartbeats
 from storage.history import ConversationHistory
 from storage.messages import MessageLog
-from storage.migrate import upgrade
 from storage.presence import Presence
 from storage.prompt_versions import DatabaseTemplateSource, PromptVersions
 from storage.redis import connect_redis
 from storage.reply_guard import ReplyGuard
 from storage.takeovers import TakeoverBook
 from storage.turn_queue import TurnQueue
-
-Clock = Callable[[], datetime]
-
-
-def utc_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -102,6 +97,8 @@ class Runtime:
             concurrency=self.settings.worker_concurrency,
             reminders=self.reminders,
             digests=self.digests,
+            heartbeats=Heartbeats(self.redis, clock=self.clock),
+            clock=self.clock,
         )
 
 
@@ -109,17 +106,15 @@ class Runtime:
 async def open_runtime(
     settings: Settings,
     *,
-    clock: Clock = utc_clock,
-    migrate: bool = False,
+    clock: Clock = system_clock,
     sandbox: bool = False,
 ) -> AsyncIterator[Runtime]:
-    """Open the database, Redis, the LLM and the SMS gateway; `sandbox` forces the outbox (never texts)."""
+    """Open the database (checked current), Redis, the LLM and SMS; `sandbox` forces the outbox."""
     business = load_business(settings.business_config)
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
-        if migrate:
-            await upgrade(engine)
+        await ready_revision(engine, settings)
         redis = connect_redis(settings.redis_url)
         stack.push_async_callback(redis.aclose)
 
@@ -129,22 +124,22 @@ async def open_runtime(
         gateway: SmsGateway = (
             TwilioGateway.from_settings(settings)
             if settings.twilio_enabled and not sandbox
-            else SandboxOutbox()
+            else SandboxOutbox(clock=clock)
         )
         stack.push_async_callback(gateway.aclose)
 
         sessions = session_factory(engine)
         bookings = booking_store(settings, sessions, business, clock)
         stack.push_async_callback(bookings.aclose)
-        messages = MessageLog(sessions)
-        customers = CustomerDirectory(sessions)
+        messages = MessageLog(sessions, clock=clock)
+        customers = CustomerDirectory(sessions, clock=clock)
         history = ConversationHistory(
             redis, size=settings.history_size, ttl_seconds=settings.history_ttl_seconds
         )
         # Staff-saved template versions (SQL) win over the files, in every process.
         renderer = PromptRenderer(DatabaseTemplateSource(PromptVersions(sessions)))
         actions = default_registry()
-        consent = ConsentBook(sessions, redis, scope=settings.consent_scope)
+        consent = ConsentBook(sessions, redis, scope=settings.consent_scope, clock=clock)
         sender = Sender(messages, gateway, consent, renderer, segment_budget=settings.segment_budget)
         guard = ReplyGuard(
             redis,

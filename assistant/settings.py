@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from datetime import time, timedelta
 from pathlib import Path
 
+import phonenumbers
+from dotenv import dotenv_values
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -13,6 +17,8 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/assistant.db"
 MEMORY_REDIS_URL = "memory://"
 LEAD_PART = re.compile(r"(\d+)\s*([dhm])")
 LEAD_UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+ENV_FILE = ".env"
 
 
 class ConfigError(Exception):
@@ -54,7 +60,7 @@ class Settings(BaseSettings):
     """Everything the service reads from its environment."""
 
     model_config = SettingsConfigDict(
-        env_file=".env",
+        env_file=ENV_FILE,
         env_file_encoding="utf-8",
         env_ignore_empty=True,
         extra="ignore",
@@ -132,6 +138,23 @@ class Settings(BaseSettings):
     def _valid_quiet_hours(cls, value: str) -> str:
         parse_quiet_hours(value)
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)} (got {value!r})")
+        return value.strip().upper()
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value.strip().upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(
+                f"must be the two-letter region numbers without a country code are from, "
+                f"like US or GB (got {value!r})"
+            )
+        return value.strip().upper()
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
@@ -213,6 +236,41 @@ class Settings(BaseSettings):
         if not self.public_base_url:
             return None
         return self.public_base_url.rstrip("/") + "/webhooks/twilio/status"
+
+
+def setting_names() -> frozenset[str]:
+    """Every environment variable name the service reads, aliases included."""
+    names: set[str] = set()
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(choice) for choice in alias.choices)
+    return frozenset(names)
+
+
+def near_misses(names: Iterable[str]) -> list[str]:
+    """Warnings for names that look like one of our settings but aren't one, naming the closest real one."""
+    known = setting_names()
+    families = {name.split("_", 1)[0] for name in known}
+    warnings = []
+    for name in sorted(set(names)):
+        upper = name.upper()
+        if upper in known:
+            continue
+        # Closer still when it starts like ours (OPENAI_KEY); 0.85 elsewhere keeps TEST_DATABASE_URL quiet.
+        cutoff = 0.8 if upper.split("_", 1)[0] in families else 0.85
+        closest = difflib.get_close_matches(upper, known, n=1, cutoff=cutoff)
+        if closest:
+            warnings.append(f"{name} is not a setting and is ignored; did you mean {closest[0]}?")
+    return warnings
+
+
+def environment_near_misses(environ: Iterable[str], env_file: Path = Path(ENV_FILE)) -> list[str]:
+    """`near_misses` over the process environment and the .env file that `Settings` reads."""
+    names = set(environ)
+    if env_file.is_file():
+        names.update(dotenv_values(env_file))
+    return near_misses(names)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -7,14 +7,14 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import LockError
 
+from assistant.clock import Clock
 from assistant.logs import mask_phone
 from assistant.sender import Sender
 from prompts.renderer import PromptRenderer
@@ -23,7 +23,6 @@ from storage.chat_users import ChatUsers, UserChange
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 CODE_DIGITS = 6
 LOCK_SECONDS = 30.0
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
+from assistant.clock import Clock
 from assistant.conversation import Conversation
 from assistant.digests import Digests
 from assistant.logs import mask_phone
 from assistant.reminders import Reminders
 from assistant.sender import Sender
+from storage.heartbeats import BEAT_SECONDS, Heartbeats
 from storage.messages import AlreadyAnswered, MessageLog
 from storage.turn_queue import TurnJob, TurnQueue
 
@@ -40,6 +42,8 @@ class Worker:
         concurrency: int,
         reminders: Reminders | None = None,
         digests: Digests | None = None,
+        heartbeats: Heartbeats,
+        clock: Clock,
     ) -> None:
         self._queue = queue
         self._messages = messages
@@ -51,6 +55,8 @@ class Worker:
         self._concurrency = concurrency
         self._reminders = reminders
         self._digests = digests
+        self._heartbeats = heartbeats
+        self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -58,8 +64,13 @@ class Worker:
         await self._queue.ensure_group()
         await self.recover()
         log.info("worker %s started", self._queue.consumer)
-        next_sweep = asyncio.get_running_loop().time() + SWEEP_INTERVAL_SECONDS
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time() + SWEEP_INTERVAL_SECONDS
+        next_beat = loop.time()
         while not stopping.is_set():
+            if loop.time() >= next_beat:
+                await self._beat()
+                next_beat = loop.time() + BEAT_SECONDS
             free = self._concurrency - len(self._tasks)
             if free <= 0:
                 await asyncio.wait(self._tasks, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
@@ -73,16 +84,25 @@ class Worker:
                 task = asyncio.create_task(self._handle(job))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-            if asyncio.get_running_loop().time() >= next_sweep:
+            if loop.time() >= next_sweep:
                 await self.sweep()
-                next_sweep = asyncio.get_running_loop().time() + SWEEP_INTERVAL_SECONDS
+                next_sweep = loop.time() + SWEEP_INTERVAL_SECONDS
         if self._tasks:
             _, unfinished = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE_SECONDS)
             # Turns cut short are not lost: their texts stay pending in SQL and their jobs unacknowledged.
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
+        with contextlib.suppress(RedisError):
+            await self._heartbeats.stopped(self._queue.consumer)
         log.info("worker %s stopped", self._queue.consumer)
+
+    async def _beat(self) -> None:
+        """Tell other processes (and /readyz) this worker is alive; a missed beat is only a late one."""
+        try:
+            await self._heartbeats.beat(self._queue.consumer)
+        except RedisError as exc:
+            log.warning("could not record the worker heartbeat: %s", exc)
 
     async def _reconnect(self, error: RedisError) -> None:
         """Redis went away or was flushed: back off, rebuild the group, and re-queue from SQL."""
@@ -135,7 +155,7 @@ class Worker:
         try:
             while pending := await self._messages.pending_for(phone):
                 # Let a burst of texts settle so it is answered as one turn.
-                quiet_for = (datetime.now(UTC) - pending[-1].created_at).total_seconds()
+                quiet_for = (self._clock() - pending[-1].created_at).total_seconds()
                 if quiet_for < self._burst_window:
                     await asyncio.sleep(self._burst_window - quiet_for)
                     continue

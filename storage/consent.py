@@ -28,8 +28,9 @@ from redis.exceptions import RedisError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from assistant.clock import Clock
 from storage.locks import hold_write_lock
-from storage.tables import Consent, ConsentEvent, utcnow
+from storage.tables import Consent, ConsentEvent
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +95,11 @@ def entry_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical).encode("ascii")).hexdigest()
 
 
-def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    """An export as CSV, columns in the rows' order; empty when there are no rows."""
-    if not rows:
-        return ""
+def to_csv(rows: Sequence[Mapping[str, Any]], *, history: bool) -> str:
+    """An export as CSV with its header row, which is there even when no number has a state yet."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    columns = HISTORY_COLUMNS if history else STATE_COLUMNS
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows({key: _cell(value) for key, value in row.items()} for row in rows)
     return out.getvalue()
@@ -121,8 +121,11 @@ def _cell(value: Any) -> Any:
 class ConsentBook:
     """Records opt-outs, opt-ins and HELPs for one sender scope; answers whether a number may be texted."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], redis: Redis, *, scope: str) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], redis: Redis, *, scope: str, clock: Clock
+    ) -> None:
         self._sessions = sessions
+        self._clock = clock
         self._redis = redis
         self._scope = scope
         # Keeps this process's appends queued here rather than each holding a pooled connection while
@@ -180,7 +183,7 @@ class ConsentBook:
         if not changed and fields["event"] != "help":
             return ConsentChange(event_id=None, state=before, changed=False)
 
-        fields["created_at"] = now = utcnow()  # taken under the lock, so time follows id order
+        fields["created_at"] = now = self._clock()  # taken under the lock, so time follows id order
         head = await session.scalar(select(ConsentEvent.hash).order_by(ConsentEvent.id.desc()).limit(1))
         prev_hash = head or GENESIS
         entry = ConsentEvent(**fields, prev_hash=prev_hash, hash=entry_hash(prev_hash, fields))

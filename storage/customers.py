@@ -6,7 +6,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.tables import Customer, utcnow
+from assistant.clock import Clock
+from storage.tables import Customer
 
 
 async def get_or_create_customer(session: AsyncSession, phone: str) -> Customer:
@@ -28,8 +29,9 @@ async def get_or_create_customer(session: AsyncSession, phone: str) -> Customer:
 class CustomerDirectory:
     """Looks customers up and keeps their staff flags."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, clock: Clock) -> None:
         self._sessions = sessions
+        self._clock = clock
 
     async def by_phone(self, phone: str) -> Customer | None:
         async with self._sessions() as session:
@@ -63,5 +65,5 @@ class CustomerDirectory:
             await session.execute(
                 update(Customer)
                 .where(Customer.phone == phone)
-                .values(needs_staff=True, needs_staff_reason=reason[:200], updated_at=utcnow())
+                .values(needs_staff=True, needs_staff_reason=reason[:200], updated_at=self._clock())
             )

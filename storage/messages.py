@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from assistant.clock import Clock
 from storage.customers import get_or_create_customer
-from storage.tables import Message, MessageEvent, utcnow
+from storage.tables import Message, MessageEvent
 
 # Delivery statuses only move forward; callbacks arrive out of order. Equal ranks are terminal alternatives.
 STATUS_RANK: dict[str, int] = {
@@ -52,8 +53,9 @@ class InboundText:
 class MessageLog:
     """Reads and writes messages and their status events."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, clock: Clock) -> None:
         self._sessions = sessions
+        self._clock = clock  # every time this log writes or compares comes from here
 
     async def record_inbound(self, text: InboundText) -> tuple[Message, bool]:
         """Store an inbound text, pending a turn; returns (row, created). A known SID changes nothing."""
@@ -74,6 +76,8 @@ class MessageLog:
                 media=text.media,
                 status="received",
                 turn_state="pending",
+                created_at=self._clock(),
+                updated_at=self._clock(),
                 details={"opt_out_type": text.opt_out_type.upper()} if text.opt_out_type else {},
             )
             session.add(message)
@@ -90,7 +94,7 @@ class MessageLog:
 
     async def pending_phones(self, older_than_seconds: float = 0) -> list[str]:
         """Phones with inbound texts no turn has handled yet, longest waiting first."""
-        cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+        cutoff = self._clock() - timedelta(seconds=older_than_seconds)
         async with self._sessions() as session:
             rows = await session.execute(
                 select(Message.phone, func.min(Message.id).label("first"))
@@ -100,6 +104,16 @@ class MessageLog:
             )
             return [row.phone for row in rows]
 
+    async def waiting(self) -> tuple[int, datetime | None]:
+        """How many inbound texts wait for a turn, and when the longest-waiting one arrived."""
+        async with self._sessions() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(Message.created_at)).where(Message.turn_state == "pending")
+                )
+            ).one()
+        return count, oldest
+
     async def pending_for(self, phone: str) -> list[Message]:
         async with self._sessions() as session:
             rows = await session.scalars(
@@ -108,6 +122,16 @@ class MessageLog:
                 .order_by(Message.id)
             )
             return list(rows)
+
+    async def last_reply(self, phone: str) -> Message | None:
+        """The newest conversational reply to this phone (not a keyword answer, reminder or notification)."""
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(Message)
+                .where(Message.phone == phone, Message.direction == "outbound", Message.kind == "reply")
+                .order_by(Message.id.desc())
+                .limit(1)
+            )
 
     async def recent(self, phone: str, limit: int) -> list[Message]:
         """The last `limit` texts with this phone, oldest first (to rebuild history)."""
@@ -129,19 +153,25 @@ class MessageLog:
             result = await session.execute(
                 update(Message)
                 .where(Message.id.in_(inbound_ids), Message.turn_state == "pending")
-                .values(turn_state=state, updated_at=utcnow())
+                .values(turn_state=state, updated_at=self._clock())
             )
             if result.rowcount != len(inbound_ids):
                 raise AlreadyAnswered(f"turn {list(inbound_ids)} was already handled")
             if reply is not None:
                 reply.reply_to_id = inbound_ids[0]
-                session.add(reply)
+                session.add(self._stamped(reply))
         return reply
 
     async def add_outbound(self, message: Message) -> Message:
         """Record an outbound text that is not a turn's reply (keyword answers, notifications)."""
         async with self._sessions() as session, session.begin():
-            session.add(message)
+            session.add(self._stamped(message))
+        return message
+
+    def _stamped(self, message: Message) -> Message:
+        """The message with its times from this log's clock."""
+        message.created_at = message.created_at or self._clock()
+        message.updated_at = message.updated_at or message.created_at
         return message
 
     async def get(self, message_id: int) -> Message | None:
@@ -164,7 +194,7 @@ class MessageLog:
             result = await session.execute(
                 update(Message)
                 .where(Message.id == message_id, Message.status == "pending")
-                .values(status="submitting", updated_at=utcnow())
+                .values(status="submitting", updated_at=self._clock())
             )
             return result.rowcount == 1
 
@@ -174,7 +204,7 @@ class MessageLog:
             await session.execute(
                 update(Message)
                 .where(Message.id == message_id)
-                .values(sid=sid, from_number=sender, sent_at=utcnow(), updated_at=utcnow())
+                .values(sid=sid, from_number=sender, sent_at=self._clock(), updated_at=self._clock())
             )
         # From the commit above on, callbacks find the message by SID and move it themselves.
         async with self._sessions() as session, session.begin():
@@ -226,17 +256,19 @@ class MessageLog:
                     status=status,
                     error_code=error_code,
                     payload=payload,
+                    created_at=self._clock(),
                 )
             )
             if message is not None and status in STATUS_RANK:
                 await self._advance(session, message.id, status, error_code)
         return message
 
-    @staticmethod
-    async def _advance(session: AsyncSession, message_id: int, status: str, error_code: int | None) -> None:
+    async def _advance(
+        self, session: AsyncSession, message_id: int, status: str, error_code: int | None
+    ) -> None:
         """Move a message's status to `status` only if that is forward of where it is."""
         lower = [name for name, value in STATUS_RANK.items() if value < STATUS_RANK[status]]
-        values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
+        values: dict[str, Any] = {"status": status, "updated_at": self._clock()}
         if error_code is not None:
             values["error_code"] = error_code
         # A conditional UPDATE is atomic, so two racing callbacks can't move the status backwards.

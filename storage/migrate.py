@@ -1,4 +1,4 @@
-"""Apply Alembic migrations programmatically on an async engine (used by `db upgrade` and `serve`)."""
+"""Alembic migrations on an async engine (run by `db upgrade` and `serve`), and where a database stands."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -20,6 +23,26 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+class DatabaseUnavailable(Exception):
+    """The database could not be asked anything: unreachable, missing, or refusing us."""
+
+    def __init__(self, reason: str, *, sqlstate: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.sqlstate = sqlstate  # PostgreSQL's error code: 3D000 no such database, 28000/28P01 login refused
+
+
+async def _connect(engine: AsyncEngine) -> AsyncConnection:
+    """A connection; failing to get one, from the socket or the driver, is DatabaseUnavailable."""
+    try:
+        return await engine.connect()
+    except (OSError, TimeoutError) as exc:
+        raise DatabaseUnavailable(getattr(exc, "strerror", None) or str(exc) or type(exc).__name__) from None
+    except DBAPIError as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
+        raise DatabaseUnavailable(reason, sqlstate=getattr(exc.orig, "sqlstate", None)) from None
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database schema up to `revision`."""
 
@@ -28,15 +51,35 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+    connection = await _connect(engine)
+    try:
+        async with connection.begin():
+            await connection.run_sync(_upgrade)
+    finally:
+        await connection.close()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
+    """The database's schema revision, None before the first migration."""
 
     def _current(connection: Connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
-    async with engine.connect() as connection:
+    connection = await _connect(engine)
+    try:
         return await connection.run_sync(_current)
+    finally:
+        await connection.close()
+
+
+def head_revision() -> str:
+    """The newest schema revision this code has a migration for."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "no migrations found"
+    return head
+
+
+def known_revisions() -> frozenset[str]:
+    """Every schema revision this code has a migration for."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return frozenset(revision.revision for revision in script.walk_revisions())

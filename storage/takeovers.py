@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from assistant.clock import Clock
 from storage.staff_tables import Takeover
 from storage.tables import Customer
-
-Clock = Callable[[], datetime]
 
 
 class TakeoverBook:

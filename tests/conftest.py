@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,6 +21,7 @@ from starlette.applications import Starlette
 from twilio.request_validator import RequestValidator
 
 from assistant.app import create_app
+from assistant.clock import Clock
 from assistant.runtime import Runtime
 from assistant.settings import Settings
 from storage.database import create_engine
@@ -29,9 +32,13 @@ from tests.emulators.openai import OpenAIEmulator
 from tests.emulators.server import serve_in_thread
 from tests.emulators.twilio import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, TwilioEmulator
 from tests.support import backends
+from tests.support.clock import ManualClock
 
 BUSINESS_NUMBER = "+15005550006"
 PUBLIC_BASE_URL = "https://assistant.example.com"
+# The moment tests live in unless they set their own: a Tuesday, 11:00 AM at the business (Los Angeles),
+# inside opening hours and outside quiet hours, whatever the hour the suite runs at.
+TEST_NOW = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)
 
 
 class IsolatedSettings(Settings):
@@ -61,6 +68,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]
         return
     with backends.fresh_postgres_database() as url:
         yield url
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """The test clock: it stands at TEST_NOW until the test moves it."""
+    return ManualClock(TEST_NOW)
 
 
 @pytest.fixture
@@ -194,7 +207,7 @@ class RunningApp:
         }
         return await self.twilio_post("/webhooks/twilio/sms", params)
 
-    async def settle(self, timeout: float = 10.0) -> None:
+    async def settle(self, timeout: float = 30.0) -> None:
         """Wait until no inbound text is pending a turn and no reply is waiting to be sent."""
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
@@ -212,8 +225,8 @@ class RunningApp:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings, **kwargs: Any) -> AsyncIterator[RunningApp]:
-    app = create_app(settings, **kwargs)
+async def running_app(settings: Settings, *, clock: Clock, **kwargs: Any) -> AsyncIterator[RunningApp]:
+    app = create_app(settings, clock=clock, **kwargs)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         base = settings.public_base_url or "http://testserver"
@@ -222,9 +235,9 @@ async def running_app(settings: Settings, **kwargs: Any) -> AsyncIterator[Runnin
 
 
 @pytest.fixture
-def start_app() -> Callable[..., Any]:
-    """`async with start_app(settings) as app:` runs the app for the block."""
-    return running_app
+def start_app(clock: Clock) -> Callable[..., Any]:
+    """`async with start_app(settings) as app:` runs the app for the block, on the test clock."""
+    return functools.partial(running_app, clock=clock)
 
 
 os.environ.setdefault("TZ", "UTC")

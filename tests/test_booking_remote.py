@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 @pytest.fixture(scope="module")
 def scheduler_server() -> Iterator[tuple[SchedulerEmulator, str]]:
-    emulator = SchedulerEmulator()
+    emulator = SchedulerEmulator(now=NOW)
     with serve_in_thread(emulator.app) as base_url:
         yield emulator, base_url
 
@@ -194,9 +194,8 @@ async def test_a_long_refusal_message_is_cut_and_bad_alternatives_dropped(
     assert refusal.alternatives == [at(24, 19)]
 
 
-async def test_a_dead_server_is_unavailable_quickly() -> None:
+async def test_a_dead_server_is_unavailable() -> None:
     store = HttpBookingStore(f"http://127.0.0.1:{free_port()}", DEFAULT_TOKEN, timeout=5.0)
-    started = time.monotonic()
     try:
         for call in (
             book(store, "Yoga", at(24, 18)),
@@ -206,20 +205,19 @@ async def test_a_dead_server_is_unavailable_quickly() -> None:
             assert (await refused(call)).reason == "unavailable"
     finally:
         await store.aclose()
-    assert time.monotonic() - started < 2.0
 
 
-async def test_a_slow_server_times_out_as_unavailable(
+async def test_a_server_that_never_answers_times_out_as_unavailable(
     scheduler: SchedulerEmulator, scheduler_server: tuple[SchedulerEmulator, str]
 ) -> None:
-    scheduler.delay = 2.0
+    scheduler.holds.close()  # it takes the request and never answers while the test runs
     store = HttpBookingStore(scheduler_server[1], DEFAULT_TOKEN, timeout=0.3)
-    started = time.monotonic()
     try:
-        assert (await refused(book(store, "Yoga", at(24, 18)))).reason == "unavailable"
+        async with asyncio.timeout(30):  # generous: only an ignored timeout gets this far
+            assert (await refused(book(store, "Yoga", at(24, 18)))).reason == "unavailable"
     finally:
         await store.aclose()
-    assert time.monotonic() - started < 1.5
+        scheduler.holds.reset()
 
 
 async def test_a_base_url_with_a_path_prefix(scheduler: SchedulerEmulator) -> None:

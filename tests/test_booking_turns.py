@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.support.clock import ManualClock
+
 LA = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=LA)  # a Monday morning
 TOMORROW = "2026-11-24"
@@ -177,6 +179,28 @@ async def test_moving_your_own_after_yes(twilio, llm, twilio_settings, start_app
 
     assert _bodies(twilio, ALICE)[-1] == f"Moved: Yoga, Tue Nov 24 7:00 PM (#{appointment['id']})."
     assert after[0]["start"] == "2026-11-24T19:00-08:00"
+
+
+@pytest.mark.parametrize(("minutes_later", "moved"), [(1, True), (11, False)])
+async def test_a_question_redis_lost_is_read_back_from_the_reply_until_it_expires(
+    minutes_later, moved, twilio, llm, twilio_settings, start_app
+) -> None:
+    now = ManualClock(NOW)
+    async with start_app(twilio_settings(confirmation_ttl_seconds=600), clock=now) as app:
+        llm.reply_with(f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"]')
+        await _say(app, ALICE, "yoga tomorrow 6pm")
+        (appointment,) = await _booked(app, ALICE)
+        llm.reply_with(f'[ACTION:UPDATE appointment="{appointment["id"]}" start="{TOMORROW}T19:00"]')
+        await _say(app, ALICE, "move it to 7")
+        await app.runtime.redis.flushdb()  # Redis restarted, or a one-shot `simulate` has a new one
+        now.advance(minutes=minutes_later)
+        llm.reply_with("Sorry, what would you like to do?")
+        await _say(app, ALICE, "YES")
+        after = await _booked(app, ALICE)
+
+    assert after[0]["start"] == ("2026-11-24T19:00-08:00" if moved else "2026-11-24T18:00-08:00")
+    if moved:
+        assert _bodies(twilio, ALICE)[-1] == f"Moved: Yoga, Tue Nov 24 7:00 PM (#{appointment['id']})."
 
 
 async def test_the_next_prompt_lists_upcoming_appointments(twilio, llm, twilio_settings, start_app) -> None:

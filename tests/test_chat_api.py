@@ -163,6 +163,17 @@ async def test_an_invalid_phone_or_time_zone_is_422_naming_the_field_and_writes_
         assert app.runtime.gateway.sent == []
 
 
+@pytest.mark.parametrize("user_id", ["a%0Ab", "a%0D%0Ab", "%00", "a" * 129, "bob%20smith"])
+async def test_a_malformed_user_id_is_400_naming_the_id_and_writes_nothing(
+    user_id, chat_settings, start_app
+) -> None:
+    async with start_app(chat_settings()) as app:
+        response = await app.client.put(f"/api/users/{user_id}", json={"name": "Bob"}, headers=AUTH)
+        assert response.status_code == 400, response.text
+        assert response.json()["field"] == "id" and "user id must be" in response.json()["error"]
+        assert await count(app, ChatUser) == 0
+
+
 async def test_a_user_is_stored_with_an_e164_phone_and_only_given_fields_change(
     chat_settings, start_app
 ) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.script import ScriptDirectory
 
+from assistant.cli import build_parser
 from storage.migrate import alembic_config
 
 COMMANDS = [
@@ -81,13 +85,96 @@ def test_simulate_interactive_session_remembers_the_conversation(tmp_path: Path)
     assert "Mon-Thu 6:00 AM-9:00 PM" in replies[1]
 
 
-def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
+def test_db_upgrade_is_idempotent_and_says_where_the_schema_stands(tmp_path: Path) -> None:
     first = run(["db", "upgrade"], tmp_path)
     second = run(["db", "upgrade"], tmp_path)
     assert first.returncode == second.returncode == 0
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert f"database at revision {head}" in second.stdout
+    assert first.stdout == f"database at revision {head} (upgraded from an empty database)\n"
+    assert second.stdout == f"database at revision {head}, already up to date\n"
+    assert first.stderr == second.stderr == ""  # no migration chatter from Alembic
     assert (tmp_path / "data" / "assistant.db").is_file()
+
+
+# Open every day with no closures, so "tomorrow at 10am" is bookable whatever day the suite runs.
+ALWAYS_OPEN = """
+name = "Acme Fitness"
+timezone = "America/Los_Angeles"
+[hours]
+mon = "08:00-20:00"
+tue = "08:00-20:00"
+wed = "08:00-20:00"
+thu = "08:00-20:00"
+fri = "08:00-20:00"
+sat = "08:00-20:00"
+sun = "08:00-20:00"
+[[services]]
+name = "Yoga"
+duration_minutes = 60
+capacity = 12
+price = 20.0
+"""
+
+
+def test_one_shot_simulate_calls_hold_one_conversation(tmp_path: Path) -> None:
+    (tmp_path / "business.toml").write_text(ALWAYS_OPEN)
+    env = {"BUSINESS_CONFIG": "business.toml"}
+    booked = run(
+        ["simulate", "--from", "(415) 555-0177", "can I book yoga tomorrow at 10am?"], tmp_path, **env
+    )
+    asked = run(["simulate", "--from", "415-555-0177", "cancel my appointment"], tmp_path, **env)
+    confirmed = run(["simulate", "--from", "+1 415 555 0177", "yes"], tmp_path, **env)
+    listed = run(["appointments", "list", "--json", "--phone", "4155550177"], tmp_path, **env)
+
+    assert "[actions: SCHEDULE done]" in booked.stdout, booked.stderr
+    assert (
+        asked.stdout.startswith("Reply YES to cancel Yoga")
+        and "[actions: CANCEL awaiting YES]" in asked.stdout
+    )
+    assert confirmed.stdout.startswith("Cancelled: Yoga") and "[actions: CANCEL done]" in confirmed.stdout
+    assert [row["status"] for row in json.loads(listed.stdout)] == ["cancelled"]
+
+
+def test_a_phone_option_takes_any_format_and_refuses_nonsense(tmp_path: Path) -> None:
+    run(["simulate", "--from", "(415) 555-0188", "hi"], tmp_path)
+    listed = run(["messages", "list", "--phone", "415.555.0188"], tmp_path)
+    refused = run(["messages", "list", "--phone", "not a number"], tmp_path)
+
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 2 and all("+14155550188" in line for line in lines)
+    # Times in the business's zone, naming it.
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d P[SD]T (->|<-) ", lines[0]), lines[0]
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.startswith("sms-assistant: --phone: 'not a number' is not a phone number")
+
+
+def test_an_empty_opt_out_export_still_has_its_header(tmp_path: Path) -> None:
+    current = run(["optouts", "export"], tmp_path)
+    history = run(["optouts", "export", "--history"], tmp_path)
+    as_json = run(["optouts", "export", "--format", "json"], tmp_path)
+    assert current.stdout == "phone,scope,state,source,keyword,at\n"
+    assert history.stdout.startswith("id,phone,scope,event,")
+    assert json.loads(as_json.stdout) == []
+
+
+def _parsers(parser: argparse.ArgumentParser, path: str = "sms-assistant") -> list[tuple[str, Any]]:
+    found = [(path, parser)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found += _parsers(child, f"{path} {name}")
+    return found
+
+
+def test_every_option_explains_itself_and_shows_its_default() -> None:
+    for path, parser in _parsers(build_parser()):
+        text = parser.format_help()
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
+                continue
+            assert action.help, f"{path}: {'/'.join(action.option_strings) or action.dest} has no help"
+            if action.default not in (None, False, [], argparse.SUPPRESS):
+                assert f"(default: {action.default})" in " ".join(text.split()), f"{path}: {action.dest}"
 
 
 def test_worker_needs_a_shared_redis(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from assistant.runtime import open_runtime
 from storage.messages import InboundText
 from storage.tables import Message
 from storage.turn_queue import TurnQueue
+from tests.support.waiting import eventually
 
 PHONE = "+14155550177"
 
@@ -16,26 +17,23 @@ def _text(sid: str, body: str = "hi") -> InboundText:
     return InboundText(sid=sid, from_number=PHONE, to_number="+15005550006", body=body, media=[])
 
 
-async def test_pending_texts_in_sql_are_answered_after_redis_loses_the_queue(make_settings) -> None:
+async def test_pending_texts_in_sql_are_answered_after_redis_loses_the_queue(make_settings, clock) -> None:
     settings = make_settings()
-    async with open_runtime(settings, migrate=True) as runtime:
+    async with open_runtime(settings, clock=clock) as runtime:
         await runtime.messages.record_inbound(_text("SM" + "1" * 32, "what are your hours?"))
         await runtime.redis.flushdb()  # the enqueue is gone, as after a Redis flush
         stopping = asyncio.Event()
         worker = asyncio.create_task(runtime.worker().run(stopping))
-        for _ in range(200):
-            if not await runtime.messages.pending_phones():
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: runtime.messages.pending_phones(), until=lambda pending: not pending)
         stopping.set()
         await worker
         replies = [m for m in await runtime.messages.listing(phone=PHONE) if m.direction == "outbound"]
     assert len(replies) == 1 and "Mon-Thu" in replies[0].body
 
 
-async def test_a_recorded_reply_is_sent_once_however_often_recovery_runs(make_settings) -> None:
+async def test_a_recorded_reply_is_sent_once_however_often_recovery_runs(make_settings, clock) -> None:
     settings = make_settings()
-    async with open_runtime(settings, migrate=True) as runtime:
+    async with open_runtime(settings, clock=clock) as runtime:
         inbound, _ = await runtime.messages.record_inbound(_text("SM" + "2" * 32))
         reply = Message(
             direction="outbound",
@@ -55,9 +53,9 @@ async def test_a_recorded_reply_is_sent_once_however_often_recovery_runs(make_se
     assert stored.status == "delivered" and stored.sid == sent[0].sid
 
 
-async def test_a_turn_cannot_be_answered_twice(make_settings) -> None:
+async def test_a_turn_cannot_be_answered_twice(make_settings, clock) -> None:
     settings = make_settings()
-    async with open_runtime(settings, migrate=True) as runtime:
+    async with open_runtime(settings, clock=clock) as runtime:
         await runtime.messages.record_inbound(_text("SM" + "3" * 32, "hello"))
         pending = await runtime.messages.pending_for(PHONE)
         results = await asyncio.gather(
@@ -68,27 +66,28 @@ async def test_a_turn_cannot_be_answered_twice(make_settings) -> None:
     assert sorted(type(result).__name__ for result in results) == ["AlreadyAnswered", "TurnResult"]
 
 
-async def test_unacknowledged_jobs_are_claimed_again_after_the_lease(make_settings) -> None:
+async def test_unacknowledged_jobs_are_claimed_again_after_the_lease(make_settings, clock) -> None:
     settings = make_settings()
-    async with open_runtime(settings, migrate=True) as runtime:
+    async with open_runtime(settings, clock=clock) as runtime:
         dead = TurnQueue(runtime.redis, consumer="dead", lease_seconds=0.2)
+        patient = TurnQueue(runtime.redis, consumer="patient", lease_seconds=3600)
         alive = TurnQueue(runtime.redis, consumer="alive", lease_seconds=0.2)
         await dead.ensure_group()
         await dead.enqueue(PHONE)
         taken = await dead.take(10, block_ms=100)
         assert [job.phone for job in taken] == [PHONE]
-        assert await alive.take(10, block_ms=50) == []  # still leased to the dead consumer
-        await asyncio.sleep(0.3)
-        again = await alive.take(10, block_ms=50)
+        assert await patient.take(10, block_ms=50) == []  # leased to the dead consumer for an hour yet
+        # Redis measures the lease on its own clock: poll until it has passed.
+        again = await eventually(lambda: alive.take(10, block_ms=50), until=bool)
         await alive.ack(again[0])
         after_ack = await alive.take(10, block_ms=50)
     assert [job.id for job in again] == [taken[0].id]
     assert after_ack == []
 
 
-async def test_history_is_bounded_and_rebuilt_from_sql(make_settings) -> None:
+async def test_history_is_bounded_and_rebuilt_from_sql(make_settings, clock) -> None:
     settings = make_settings(history_size=4)
-    async with open_runtime(settings, migrate=True) as runtime:
+    async with open_runtime(settings, clock=clock) as runtime:
         for n in range(3):
             await runtime.messages.record_inbound(_text(f"SM{n:032d}", f"message {n}"))
             await runtime.conversation.answer(PHONE, await runtime.messages.pending_for(PHONE))

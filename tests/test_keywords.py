@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from assistant.keywords import (
@@ -298,11 +296,10 @@ def test_every_rule_has_a_unique_name_and_clear_rules_come_first() -> None:
     "text",
     ["please " * 800 + "x", "stop " * 800 + "x", "why " + "a " * 800, "stop the " * 400 + "x", "!" * 1600],
 )
-def test_long_hostile_texts_are_quick(text: str) -> None:
-    started = time.perf_counter()
-    classify_phrase(text)
-    ALL.classify(text)
-    assert time.perf_counter() - started < 0.5
+def test_long_hostile_texts_are_neither_keywords_nor_revocations(text: str) -> None:
+    # How long they take beside ordinary prose is measured by `python -m bench.keyword_gate`.
+    assert classify_phrase(text) is None
+    assert ALL.classify(text) is None
 
 
 @pytest.mark.parametrize(

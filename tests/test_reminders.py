@@ -72,8 +72,8 @@ class StaleListing(ListStore):
 
 
 @pytest.fixture
-async def runtime(make_settings: Callable[..., Settings]) -> AsyncIterator[Runtime]:
-    async with open_runtime(make_settings(), migrate=True) as opened:
+async def runtime(make_settings: Callable[..., Settings], clock: Clock) -> AsyncIterator[Runtime]:
+    async with open_runtime(make_settings(), clock=clock) as opened:
         yield opened
 
 
@@ -302,7 +302,7 @@ async def test_the_built_in_store_tells_reminders_when_it_was_booked(runtime: Ru
 
 async def test_the_worker_sweep_sends_due_reminders(make_settings: Callable[..., Settings]) -> None:
     clock = Clock(START - timedelta(hours=23))
-    async with open_runtime(make_settings(), migrate=True, clock=clock) as runtime:
+    async with open_runtime(make_settings(), clock=clock) as runtime:
         wired(runtime)
         await add_appointment(runtime, booked_at=START - timedelta(days=5))
         worker = runtime.worker()
@@ -313,7 +313,7 @@ async def test_the_worker_sweep_sends_due_reminders(make_settings: Callable[...,
 
 async def test_reminder_leads_come_from_settings(make_settings: Callable[..., Settings]) -> None:
     clock = Clock(START - timedelta(minutes=20))
-    async with open_runtime(make_settings(reminder_leads="30m"), migrate=True, clock=clock) as runtime:
+    async with open_runtime(make_settings(reminder_leads="30m"), clock=clock) as runtime:
         wired(runtime)
         await add_appointment(runtime, booked_at=START - timedelta(days=5))
         assert await runtime.reminders.send_due() == 1  # type: ignore[attr-defined]
@@ -326,7 +326,7 @@ async def test_a_reply_to_a_reminder_reaches_the_llm_with_the_reminder_before_it
 ) -> None:
     settings = make_settings(openai_api_key="test-key", openai_base_url=openai_server[1] + "/v1")
     clock = Clock(START - timedelta(hours=23))
-    async with open_runtime(settings, migrate=True, clock=clock) as runtime:
+    async with open_runtime(settings, clock=clock) as runtime:
         wired(runtime)
         await add_appointment(runtime, booked_at=START - timedelta(days=5))
         assert await runtime.reminders.send_due() == 1  # type: ignore[attr-defined]

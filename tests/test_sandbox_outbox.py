@@ -10,14 +10,15 @@ import pytest
 from assistant.errors import InvalidRecipient, RecipientOptedOut, SmsError
 from assistant.sms.port import OutgoingSms, SmsGateway
 from assistant.sms.sandbox import DEFAULT_SENDER, SandboxOutbox
+from tests.support.clock import ManualClock
 
 ALICE = "+14155550100"
 BOB = "+14155550101"
 
 
 async def test_send_keeps_the_text_and_answers_like_twilio() -> None:
-    outbox = SandboxOutbox()
-    before = datetime.now(UTC)
+    now = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)
+    outbox = SandboxOutbox(clock=ManualClock(now))
 
     sent = await outbox.send(OutgoingSms(to=ALICE, body="See you at 6pm"))
 
@@ -25,7 +26,7 @@ async def test_send_keeps_the_text_and_answers_like_twilio() -> None:
     assert sent.status == "delivered" and sent.sender == DEFAULT_SENDER
     [text] = outbox.sent_to(ALICE)
     assert (text.sid, text.to, text.body, text.sender) == (sent.sid, ALICE, "See you at 6pm", DEFAULT_SENDER)
-    assert before <= text.sent_at <= datetime.now(UTC)
+    assert text.sent_at == now
 
 
 async def test_sent_to_filters_by_number_in_order() -> None:

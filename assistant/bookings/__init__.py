@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from assistant.bookings.builtin import SqlBookingStore
 from assistant.bookings.port import BookingStore
 from assistant.bookings.remote import HttpBookingStore
 from assistant.business import Business
+from assistant.clock import Clock
 from assistant.settings import Settings
 
 
@@ -18,7 +16,7 @@ def booking_store(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     business: Business,
-    clock: Callable[[], datetime],
+    clock: Clock,
 ) -> BookingStore:
     """The external scheduler when BOOKING_API_URL is set, else the built-in SQL store."""
     if settings.booking_api_url:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 
@@ -29,12 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from assistant.bookings.port import Booking, BookingRefused, BookingRequest
 from assistant.business import Business, Service
+from assistant.clock import Clock
 from storage.locks import hold_write_lock
 from storage.tables import Appointment
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 BOOKED, CANCELLED = "booked", "cancelled"
 SEARCH_DAYS = 14
 MAX_ALTERNATIVES = 3

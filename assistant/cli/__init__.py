@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
 from assistant.cli import conversations, operate, optouts, records, staff
+from assistant.cli.options import BadOption, Parser
 from assistant.logs import configure_logging
-from assistant.settings import ConfigError, load_settings
+from assistant.settings import ConfigError, environment_near_misses, load_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sms-assistant", description="A two-way AI assistant over SMS.")
+    parser = Parser(prog="sms-assistant", description="A two-way AI assistant over SMS.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (operate, conversations, optouts, records, staff):
         module.register(commands)
@@ -22,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for warning in environment_near_misses(os.environ):
+        print(f"sms-assistant: warning: {warning}", file=sys.stderr)
     try:
         settings = load_settings()
         # The simulator's conversation is the output; keep routine logs out of it.
@@ -29,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(args, "sync_handler"):
             return args.sync_handler(settings, args)
         return asyncio.run(args.handler(settings, args))
-    except ConfigError as exc:
+    except (ConfigError, BadOption) as exc:
         print(f"sms-assistant: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

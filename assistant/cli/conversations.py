@@ -8,51 +8,50 @@ import json
 import uuid
 from typing import Any
 
+from assistant.cli import options
 from assistant.settings import Settings
 
 SIMULATOR_NUMBER = "+15005550006"
+CUSTOMER_NUMBER = "+14155550123"
+
+
+def _reply_lines(reply: Any) -> str:
+    """One reply as the simulator prints it: the text, then what its actions did."""
+    from actions.registry import outcome
+
+    ran = ", ".join(f"{action['name']} {outcome(action)}" for action in reply.details.get("actions", []))
+    suppressed = " [suppressed: opted out]" if reply.status == "suppressed" else ""
+    return reply.body + suppressed + (f"\n  [actions: {ran}]" if ran else "")
 
 
 async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.runtime import open_runtime
     from storage.messages import InboundText
 
-    async with open_runtime(
-        settings, migrate=settings.database_url.startswith("sqlite"), sandbox=True
-    ) as runtime:
+    phone = options.phone(args.from_number, settings, option="--from")
+    async with open_runtime(settings, sandbox=True) as runtime:
 
         async def turn(text: str) -> str:
             inbound = InboundText(
                 sid="SM" + uuid.uuid4().hex,
-                from_number=args.from_number,
+                from_number=phone,
                 to_number=SIMULATOR_NUMBER,
                 body=text,
                 media=[],
             )
             recorded, _ = await runtime.messages.record_inbound(inbound)
-            pending = await runtime.messages.pending_for(args.from_number)
-            await runtime.conversation.answer(args.from_number, pending)
+            await runtime.conversation.answer(phone, await runtime.messages.pending_for(phone))
             replies = [
                 row
-                for row in reversed(await runtime.messages.listing(phone=args.from_number, limit=10))
+                for row in reversed(await runtime.messages.listing(phone=phone, limit=10))
                 if row.direction == "outbound" and row.id > recorded.id
             ]
-            if not replies:
-                return "(no reply)"
-            lines = []
-            for reply in replies:
-                ran = ", ".join(
-                    f"{action['name']} {'ok' if action['ok'] else 'failed'}"
-                    for action in reply.details.get("actions", [])
-                )
-                suppressed = " [suppressed: opted out]" if reply.status == "suppressed" else ""
-                lines.append(reply.body + suppressed + (f"\n  [actions: {ran}]" if ran else ""))
-            return "\n".join(lines)
+            return "\n".join(_reply_lines(reply) for reply in replies) or "(no reply)"
 
         if args.message:
             print(await turn(" ".join(args.message)))
             return 0
-        print(f"Texting {runtime.business.name} as {args.from_number}. Ctrl-D to stop.")
+        print(f"Texting {runtime.business.name} as {phone}. Ctrl-D to stop.")
         while True:
             try:
                 line = await asyncio.to_thread(input, "you> ")
@@ -64,49 +63,61 @@ async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _messages_list(settings: Settings, args: argparse.Namespace) -> int:
-    from storage.database import create_engine, session_factory
+    from assistant.business import load_business
+    from assistant.clock import system_clock
+    from assistant.database import open_database
     from storage.messages import MessageLog
 
-    engine = create_engine(settings.database_url)
-    try:
-        rows = await MessageLog(session_factory(engine)).listing(phone=args.phone, limit=args.limit)
-    finally:
-        await engine.dispose()
-    records = [
-        {
-            "sid": row.sid,
-            "direction": row.direction,
-            "from": row.from_number,
-            "to": row.to_number,
-            "body": row.body,
-            "status": row.status,
-            "segments": row.segments,
-            "created_at": row.created_at.isoformat(),
-        }
-        for row in rows
-    ]
+    business = load_business(settings.business_config)
+    phone = options.phone(args.phone, settings, option="--phone") if args.phone else None
+    async with open_database(settings) as sessions:
+        rows = await MessageLog(sessions, clock=system_clock).listing(phone=phone, limit=args.limit)
     if args.json:
+        records = [
+            {
+                "sid": row.sid,
+                "direction": row.direction,
+                "from": row.from_number,
+                "to": row.to_number,
+                "body": row.body,
+                "status": row.status,
+                "segments": row.segments,
+                "created_at": row.created_at.isoformat(),
+            }
+            for row in rows
+        ]
         print(json.dumps(records, indent=2, ensure_ascii=False))
-    else:
-        for record in records:
-            arrow = "<-" if record["direction"] == "inbound" else "->"
-            print(
-                f"{record['created_at'][:19]} {arrow} {record['from']} > {record['to']} "
-                f"[{record['status']}] {record['body']!r}"
-            )
+        return 0
+    for row in rows:
+        arrow = "<-" if row.direction == "inbound" else "->"
+        print(
+            f"{business.timestamp(row.created_at, seconds=True)} {arrow} {row.from_number} > {row.to_number} "
+            f"[{row.status}] {row.body!r}"
+        )
     return 0
 
 
 def register(commands: Any) -> None:
-    simulate = commands.add_parser("simulate", help="text the assistant from the terminal (never sends SMS)")
-    simulate.add_argument("--from", dest="from_number", default="+14155550123", help="the customer's number")
+    simulate = commands.add_parser(
+        "simulate",
+        help="text the assistant from the terminal (never sends SMS)",
+        description="Text the assistant as a customer. One-shot calls from the same number continue one "
+        "conversation: `simulate 'cancel my appointment'`, then `simulate yes`.",
+    )
+    simulate.add_argument(
+        "--from",
+        dest="from_number",
+        metavar="NUMBER",
+        default=CUSTOMER_NUMBER,
+        help="the customer's number, written any way",
+    )
     simulate.add_argument("message", nargs="*", help="one message; without it, an interactive session")
     simulate.set_defaults(handler=_simulate)
 
     messages = commands.add_parser("messages", help="the message log")
     message_commands = messages.add_subparsers(dest="messages_command", required=True, metavar="ACTION")
     listing = message_commands.add_parser("list", help="recent messages, newest first")
-    listing.add_argument("--phone", help="only this number (E.164)")
-    listing.add_argument("--limit", type=int, default=50)
-    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.add_argument("--phone", help="only texts with this number, written any way")
+    listing.add_argument("--limit", type=int, default=50, help="at most this many messages")
+    listing.add_argument("--json", action="store_true", help="print JSON (times in UTC, ISO 8601)")
     listing.set_defaults(handler=_messages_list)

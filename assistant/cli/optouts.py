@@ -20,9 +20,10 @@ async def _optouts_export(settings: Settings, args: argparse.Namespace) -> int:
 
     async with _consent_book(settings) as book:
         rows = await book.export(history=args.history)
-    print(json.dumps(rows, indent=2, ensure_ascii=False) if args.format == "json" else to_csv(rows), end="")
-    if args.format == "json":
-        print()
+    if args.format == "csv":
+        print(to_csv(rows, history=args.history), end="")
+        return 0
+    print(json.dumps(rows, indent=2, ensure_ascii=False))
     return 0
 
 
@@ -38,24 +39,24 @@ async def _optouts_verify(settings: Settings, args: argparse.Namespace) -> int:
 
 @contextlib.asynccontextmanager
 async def _consent_book(settings: Settings) -> AsyncIterator[ConsentBook]:
+    from assistant.clock import system_clock
+    from assistant.database import open_database
     from storage.consent import ConsentBook
-    from storage.database import create_engine, session_factory
     from storage.redis import connect_redis
 
-    engine = create_engine(settings.database_url)
-    redis = connect_redis(settings.redis_url)
-    try:
-        yield ConsentBook(session_factory(engine), redis, scope=settings.consent_scope)
-    finally:
-        await redis.aclose()
-        await engine.dispose()
+    async with open_database(settings) as sessions:
+        redis = connect_redis(settings.redis_url)
+        try:
+            yield ConsentBook(sessions, redis, scope=settings.consent_scope, clock=system_clock)
+        finally:
+            await redis.aclose()
 
 
 def register(commands: Any) -> None:
     optouts = commands.add_parser("optouts", help="the opt-out (consent) ledger")
     optout_commands = optouts.add_subparsers(dest="optouts_command", required=True, metavar="ACTION")
     export = optout_commands.add_parser("export", help="every number's consent state (or its whole history)")
-    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--format", choices=["csv", "json"], default="csv", help="the output format")
     export.add_argument("--history", action="store_true", help="every event, not just the latest state")
     export.set_defaults(handler=_optouts_export)
     verify = optout_commands.add_parser("verify", help="check the ledger's hash chain for tampering")

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import json
 import sys
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from assistant.bookings import booking_store
 from assistant.business import load_business
+from assistant.cli import options
+from assistant.clock import system_clock
+from assistant.database import open_database
 from assistant.phones import to_e164
 from assistant.settings import Settings
 from storage.customers import CustomerDirectory
-from storage.database import create_engine, session_factory
-from storage.migrate import upgrade
 
 CUSTOMER_COLUMNS = ("phone", "name", "tier", "timezone")
 
@@ -40,21 +36,9 @@ def _customer(raw: dict[str, str | None], region: str) -> dict[str, str | None]:
     return record
 
 
-@contextlib.asynccontextmanager
-async def _database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions on the configured database; the embedded SQLite one is migrated first, as `serve` does."""
-    engine = create_engine(settings.database_url)
-    try:
-        if settings.database_url.startswith("sqlite"):
-            await upgrade(engine)
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
-
-
 async def _save_customers(settings: Settings, records: list[dict[str, str | None]]) -> tuple[int, int]:
-    async with _database(settings) as sessions:
-        return await CustomerDirectory(sessions).upsert(records)
+    async with open_database(settings) as sessions:
+        return await CustomerDirectory(sessions, clock=system_clock).upsert(records)
 
 
 async def _customers_add(settings: Settings, args: argparse.Namespace) -> int:
@@ -95,9 +79,9 @@ async def _customers_import(settings: Settings, args: argparse.Namespace) -> int
 
 async def _appointments_list(settings: Settings, args: argparse.Namespace) -> int:
     business = load_business(settings.business_config)
-    phone = to_e164(args.phone, settings.phone_region) if args.phone else None
-    async with _database(settings) as sessions:
-        store = booking_store(settings, sessions, business, lambda: datetime.now(UTC))
+    phone = options.phone(args.phone, settings, option="--phone") if args.phone else None
+    async with open_database(settings) as sessions:
+        store = booking_store(settings, sessions, business, system_clock)
         try:
             bookings = await store.listing(phone=phone)
         finally:
@@ -115,9 +99,12 @@ async def _appointments_list(settings: Settings, args: argparse.Namespace) -> in
     ]
     if args.json:
         print(json.dumps(rows, indent=2))
-    else:
-        for row in rows:
-            print(f"#{row['id']:<5} {row['start']}  {row['service']:<20} {row['phone']}  {row['status']}")
+        return 0
+    for booking in bookings:
+        start = business.timestamp(booking.start)
+        print(f"#{booking.id:<5} {start}  {booking.service:<20} {booking.phone}  {booking.status}")
+    if not bookings:
+        print("no appointments yet", file=sys.stderr)
     return 0
 
 
@@ -125,10 +112,10 @@ def register(commands: Any) -> None:
     customers = commands.add_parser("customers", help="customer records")
     customer_commands = customers.add_subparsers(dest="customers_command", required=True, metavar="ACTION")
     add = customer_commands.add_parser("add", help="add or update one customer")
-    add.add_argument("phone")
-    add.add_argument("--name")
-    add.add_argument("--tier")
-    add.add_argument("--timezone", help="IANA name, e.g. America/Chicago")
+    add.add_argument("phone", help="the customer's number, written any way")
+    add.add_argument("--name", help="what the assistant calls them")
+    add.add_argument("--tier", help="a label the prompt can use, e.g. gold (new customers are standard)")
+    add.add_argument("--timezone", help="IANA name, e.g. America/Chicago (else the business's zone)")
     add.set_defaults(handler=_customers_add)
     load = customer_commands.add_parser("import", help="add or update customers from a CSV file")
     load.add_argument("file", help="CSV with a header: phone,name,tier,timezone")
@@ -139,6 +126,6 @@ def register(commands: Any) -> None:
         dest="appointments_command", required=True, metavar="ACTION"
     )
     listing = appointment_commands.add_parser("list", help="appointments by start time")
-    listing.add_argument("--phone", help="only this customer's")
-    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.add_argument("--phone", help="only this customer's, written any way")
+    listing.add_argument("--json", action="store_true", help="print JSON (starts in the business's zone)")
     listing.set_defaults(handler=_appointments_list)

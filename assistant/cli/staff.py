@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from assistant.business import load_business
 from assistant.settings import Settings
 
 if TYPE_CHECKING:
@@ -17,18 +18,12 @@ if TYPE_CHECKING:
 
 @contextlib.asynccontextmanager
 async def _accounts(settings: Settings) -> AsyncIterator[StaffAccounts]:
-    """Accounts on the configured database; the embedded SQLite one is migrated first, as `serve` does."""
-    from storage.database import create_engine, session_factory
-    from storage.migrate import upgrade
+    """Accounts on the configured database, once it is known to be usable."""
+    from assistant.database import open_database
     from storage.staff import StaffAccounts
 
-    engine = create_engine(settings.database_url)
-    try:
-        if settings.database_url.startswith("sqlite"):
-            await upgrade(engine)
-        yield StaffAccounts(session_factory(engine))
-    finally:
-        await engine.dispose()
+    async with open_database(settings) as sessions:
+        yield StaffAccounts(sessions)
 
 
 def _read_password(args: argparse.Namespace) -> str | None:
@@ -64,9 +59,10 @@ async def _staff_add(settings: Settings, args: argparse.Namespace) -> int:
 async def _staff_list(settings: Settings, args: argparse.Namespace) -> int:
     async with _accounts(settings) as accounts:
         members = await accounts.listing()
+    business = load_business(settings.business_config)
     for member in members:
-        last = member.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if member.last_login_at else "never"
-        print(f"{member.username}\tadded {member.created_at:%Y-%m-%d}\tlast sign-in {last}")
+        last = business.timestamp(member.last_login_at) if member.last_login_at else "never"
+        print(f"{member.username}\tadded {business.timestamp(member.created_at)}\tlast sign-in {last}")
     if not members:
         print("no staff accounts yet: sms-assistant staff add NAME --password-stdin", file=sys.stderr)
     return 0
@@ -95,5 +91,5 @@ def register(commands: Any) -> None:
         handler=_staff_list
     )
     remove = staff_commands.add_parser("remove", help="remove a staff member; their sessions end")
-    remove.add_argument("name")
+    remove.add_argument("name", help="the username")
     remove.set_defaults(handler=_staff_remove)

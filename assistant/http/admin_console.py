@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from actions.registry import outcome
 from assistant.http.admin_auth import LoginLimiter, SessionStore, Signer
 from assistant.runtime import Runtime
 from assistant.sms.sandbox import DEFAULT_SENDER
@@ -76,6 +77,9 @@ async def open_console(runtime: Runtime) -> AsyncIterator[Console]:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
+    # Staff read every time in the business's zone, and every action's outcome in the CLI's words.
+    environment.filters["local"] = runtime.business.timestamp
+    environment.filters["outcome"] = outcome
     console = Console(
         runtime=runtime,
         accounts=StaffAccounts(sessions),
@@ -83,7 +87,7 @@ async def open_console(runtime: Runtime) -> AsyncIterator[Console]:
         source=DatabaseTemplateSource(versions),
         takeovers=TakeoverBook(sessions, clock=runtime.clock, minutes=runtime.settings.takeover_minutes),
         inbox=Inbox(sessions, scope=runtime.settings.consent_scope),
-        consent=ConsentBook(sessions, runtime.redis, scope=runtime.settings.consent_scope),
+        consent=runtime.consent,
         sessions=SessionStore(runtime.redis),
         limiter=LoginLimiter(runtime.redis),
         drafts=IsolatedRenderer(),

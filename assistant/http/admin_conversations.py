@@ -141,7 +141,7 @@ async def optouts_csv(request: Request) -> Response:
     rows = await console_of(request).consent.export(history=history)
     name = "consent-history.csv" if history else "consent.csv"
     return Response(
-        to_csv(rows),
+        to_csv(rows, history=history),
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="{name}"'},
     )

@@ -1,6 +1,8 @@
-"""Operations endpoints: liveness and readiness."""
+"""Operations endpoints: liveness, and readiness with the workers and the queue."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import text
 from starlette.requests import Request
@@ -8,6 +10,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from assistant.runtime import Runtime
+from storage.heartbeats import Heartbeats
+
+NO_WORKER = "no worker is running: texts wait until one starts (sms-assistant worker)"
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -15,23 +20,32 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when the database and Redis both answer."""
+    """Ready when the database and Redis answer; also how many workers are alive and how old the queue is.
+
+    A web process takes webhooks without a worker, so a missing worker is reported, not counted as unready.
+    """
     runtime: Runtime = request.app.state.runtime
-    checks: dict[str, str] = {}
+    body: dict[str, Any] = {}
     try:
         async with runtime.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-        checks["database"] = "ok"
+        waiting, oldest = await runtime.messages.waiting()
+        body["database"] = "ok"
+        age = (runtime.clock() - oldest).total_seconds() if oldest else None
+        body["queue"] = {"waiting": waiting, "oldestSeconds": round(age, 1) if age is not None else None}
     except Exception as exc:  # any failure means not ready; the reason is for the operator
-        checks["database"] = f"error: {type(exc).__name__}"
+        body["database"] = f"error: {type(exc).__name__}"
     try:
-        await runtime.redis.ping()
-        checks["redis"] = "ok"
+        workers = await Heartbeats(runtime.redis, clock=runtime.clock).alive()
+        body["redis"] = "ok"
+        body["workers"] = len(workers)
+        if not workers:
+            body["warning"] = NO_WORKER
     except Exception as exc:
-        checks["redis"] = f"error: {type(exc).__name__}"
-    ready = all(value == "ok" for value in checks.values())
+        body["redis"] = f"error: {type(exc).__name__}"
+    ready = body["database"] == "ok" and body["redis"] == "ok"
     return JSONResponse(
-        {"status": "ready" if ready else "unavailable", **checks}, status_code=200 if ready else 503
+        {"status": "ready" if ready else "unavailable", **body}, status_code=200 if ready else 503
     )
 
 

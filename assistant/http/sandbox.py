@@ -4,26 +4,62 @@ from __future__ import annotations
 
 import json
 import uuid
+from functools import cache
 from pathlib import Path
 
+import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from actions.registry import outcome
+from assistant.business import Business
+from assistant.phones import to_e164
 from assistant.runtime import Runtime
 from assistant.sms.sandbox import DEFAULT_SENDER
 from storage.messages import InboundText
 
-PAGE = Path(__file__).resolve().parent.parent / "templates" / "sandbox.html"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MAX_BODY = 1600
+DEFAULT_PHONE = "+14155550123"
 
 
 def _error(message: str, field: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message, "field": field}, status_code=status)
 
 
+def example_texts(business: Business) -> list[str]:
+    """A few first texts to tap, written for this business's own services."""
+    examples = ["What are your hours?"]
+    if business.services:
+        first = business.services[0].name
+        examples += [f"How much is {first}?", f"Can I book {first} tomorrow at 10am?"]
+    return [*examples, "Cancel my appointment", "HELP", "STOP"]
+
+
+@cache
+def _page_template() -> jinja2.Template:
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    return environment.get_template("sandbox.html")
+
+
 async def page(request: Request) -> Response:
-    return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+    runtime: Runtime = request.app.state.runtime
+    html = _page_template().render(
+        business=runtime.business.name,
+        examples=example_texts(runtime.business),
+        phone=DEFAULT_PHONE,
+        region=runtime.settings.phone_region,
+    )
+    return HTMLResponse(html)
+
+
+def _phone(raw: object, runtime: Runtime) -> str:
+    """The number as E.164, however it was typed; ValueError saying why it isn't one."""
+    text = str(raw or "").strip()
+    if not text:
+        raise ValueError("type the number you are texting from, e.g. (415) 555-0123")
+    return to_e164(text, runtime.settings.phone_region)
 
 
 async def send(request: Request) -> Response:
@@ -34,29 +70,31 @@ async def send(request: Request) -> Response:
         return _error("body must be JSON", "body")
     if not isinstance(payload, dict):
         return _error("body must be a JSON object", "body")
-    phone = str(payload.get("from", "")).strip()
+    runtime: Runtime = request.app.state.runtime
+    try:
+        phone = _phone(payload.get("from"), runtime)
+    except ValueError as exc:
+        return _error(str(exc), "from")
     body = str(payload.get("body", ""))
-    if not phone.startswith("+") or not phone[1:].isdigit() or not 8 <= len(phone) <= 16:
-        return _error("from must be a phone number in E.164 form, e.g. +14155550123", "from")
     if not body.strip():
         return _error("body must not be empty", "body")
     if len(body) > MAX_BODY:
         return _error(f"body must be at most {MAX_BODY} characters", "body")
-    runtime: Runtime = request.app.state.runtime
     sid = "SM" + uuid.uuid4().hex
     message, _ = await runtime.messages.record_inbound(
         InboundText(sid=sid, from_number=phone, to_number=DEFAULT_SENDER, body=body, media=[])
     )
     await runtime.queue.enqueue(phone)
-    return JSONResponse({"sid": sid, "id": message.id}, status_code=202)
+    return JSONResponse({"sid": sid, "id": message.id, "from": phone}, status_code=202)
 
 
 async def thread(request: Request) -> Response:
     """The conversation with one number, oldest first, with the actions each reply ran."""
-    phone = request.query_params.get("phone", "").strip()
-    if not phone:
-        return _error("phone is required", "phone")
     runtime: Runtime = request.app.state.runtime
+    try:
+        phone = _phone(request.query_params.get("phone"), runtime)
+    except ValueError as exc:
+        return _error(str(exc), "phone")
     rows = await runtime.messages.listing(phone=phone, limit=100)
     return JSONResponse(
         {
@@ -70,7 +108,9 @@ async def thread(request: Request) -> Response:
                     "segments": row.segments,
                     "encoding": row.encoding,
                     "pending": row.turn_state == "pending",
-                    "actions": row.details.get("actions", []),
+                    "actions": [
+                        {**action, "outcome": outcome(action)} for action in row.details.get("actions", [])
+                    ],
                     "engine": row.details.get("engine"),
                     "at": row.created_at.isoformat(),
                 }

@@ -6,8 +6,9 @@ import logging
 import secrets
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from assistant.clock import Clock, system_clock
 from assistant.logs import mask_phone
 from assistant.sms.port import OutgoingSms, SentSms
 from assistant.sms.twilio_adapter import error_for_code  # one error-code mapping for both gateways
@@ -35,10 +36,13 @@ class SandboxOutbox:
 
     name = "sandbox"
 
-    def __init__(self, sender: str = DEFAULT_SENDER, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(
+        self, sender: str = DEFAULT_SENDER, capacity: int = DEFAULT_CAPACITY, *, clock: Clock = system_clock
+    ) -> None:
         if capacity <= 0:
             raise ValueError("capacity must be positive")
         self.sender = sender
+        self._clock = clock
         # Bounded so a long-running embedded server cannot grow without limit; oldest texts drop first.
         self._texts: deque[SandboxText] = deque(maxlen=capacity)
         self._failures: dict[str, int] = {}
@@ -54,7 +58,7 @@ class SandboxOutbox:
             to=message.to,
             body=message.body,
             sender=self.sender,
-            sent_at=datetime.now(UTC),
+            sent_at=self._clock(),
         )
         self._texts.append(text)
         logger.info("sandbox delivered %s to %s", text.sid, mask_phone(message.to))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import threading
@@ -15,6 +14,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.emulators.server import Holds
 
 DEFAULT_REPLY = "Hello from the OpenAI emulator."
 _UNSET: Any = object()
@@ -53,7 +54,8 @@ class OpenAIEmulator:
         self.api_key = api_key
         # Every authenticated request body, answered or failed, in arrival order.
         self.requests: list[dict[str, Any]] = []
-        self.delay = 0.0
+        # Answers wait as these say: a delay, a closed gate, or until requests are in flight together.
+        self.holds = Holds()
         self.responder = responder
         # When set, failures carry OpenAI's `retry-after-ms` header, which the SDK obeys between retries.
         self.retry_after_ms: int | None = None
@@ -93,8 +95,8 @@ class OpenAIEmulator:
             self._failures.clear()
             self._fixed = DEFAULT_REPLY
             self.responder = None
-            self.delay = 0.0
             self.retry_after_ms = None
+        self.holds.reset()
 
     def _authorized(self, request: Request) -> bool:
         if self.api_key is None:
@@ -125,9 +127,7 @@ class OpenAIEmulator:
             status = self._next_failure()
             scripted = self._script.popleft() if self._script else _UNSET
             responder, fixed = self.responder, self._fixed
-        if self.delay:
-            # An async sleep, so concurrent requests overlap instead of queueing.
-            await asyncio.sleep(self.delay)
+        await self.holds.wait()
         if status is not None:
             response = openai_error(status, f"The server had an error processing your request ({status}).")
             if self.retry_after_ms is not None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import secrets
 import threading
 from collections import deque
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from assistant.business import Business, Service, load_business
+from tests.emulators.server import Holds
 
 DEFAULT_TOKEN = "scheduler-token"
 STATUS = {"unknown_service": 422, "not_found": 404}  # every other refusal is a 409
@@ -32,13 +32,13 @@ class Refused(Exception):
 class SchedulerEmulator:
     """Bookings in memory under the example business's rules: hours, capacity, ownership, idempotency."""
 
-    def __init__(self, business: Business | None = None, token: str = DEFAULT_TOKEN) -> None:
+    def __init__(self, now: datetime, business: Business | None = None, token: str = DEFAULT_TOKEN) -> None:
         self.business = business or load_business(None)
         self.token = token
-        self.now = datetime.now(UTC)
+        self.now = now  # the scheduler's clock: tests set it, it never reads the wall clock
         self.bookings: dict[str, dict[str, Any]] = {}
         self.requests: list[dict[str, Any]] = []  # every request: method, path, query, body, auth
-        self.delay = 0.0
+        self.holds = Holds()  # answers wait as these say
         self._scripted: deque[tuple[int, str]] = deque()
         self._ids = itertools.count(1)
         # The app runs on uvicorn's thread while tests script and read it from theirs.
@@ -53,15 +53,15 @@ class SchedulerEmulator:
             ]
         )
 
-    def reset(self, now: datetime | None = None) -> None:
+    def reset(self, now: datetime) -> None:
         """Forget bookings, requests and scripted answers; `now` is the scheduler's clock."""
         with self._lock:
-            self.now = now or datetime.now(UTC)
+            self.now = now
             self.bookings.clear()
             self.requests.clear()
             self._scripted.clear()
             self._ids = itertools.count(1)
-            self.delay = 0.0
+        self.holds.reset()
 
     def answer_next(self, status: int, body: str) -> None:
         """Answer the next request with this raw status and body instead of the rules."""
@@ -81,8 +81,7 @@ class SchedulerEmulator:
                 }
             )
             scripted = self._scripted.popleft() if self._scripted else None
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        await self.holds.wait()
         if scripted is not None:
             return Response(scripted[1], status_code=scripted[0], media_type="application/json")
         if not secrets.compare_digest(request.headers.get("authorization", ""), f"Bearer {self.token}"):

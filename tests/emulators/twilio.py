@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import secrets
@@ -19,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from assistant.segments import count_segments
+from tests.emulators.server import Holds
 
 DEFAULT_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 DEFAULT_AUTH_TOKEN = "emulator-auth-token"
@@ -73,7 +73,8 @@ class TwilioEmulator:
         self.messages: list[dict[str, Any]] = []
         # Every authenticated create request's form fields, accepted or not, in arrival order.
         self.requests: list[dict[str, str]] = []
-        self.response_delay = 0.0
+        # Answers wait as these say, after the message is created (like a slow network on the way back).
+        self.holds = Holds()
         self._failures: deque[_Failure] = deque()
         self._rejections: dict[str, tuple[int, int, str | None]] = {}
         # The app runs on uvicorn's thread while tests script and read it from theirs.
@@ -98,10 +99,6 @@ class TwilioEmulator:
         with self._lock:
             self._rejections[to] = (status, code, message)
 
-    def set_delay(self, seconds: float) -> None:
-        """Wait this long before answering (after the message is created, like a slow network)."""
-        self.response_delay = seconds
-
     def reset(self) -> None:
         """Forget messages, requests and scripted behaviour."""
         with self._lock:
@@ -109,7 +106,7 @@ class TwilioEmulator:
             self.requests.clear()
             self._failures.clear()
             self._rejections.clear()
-            self.response_delay = 0.0
+        self.holds.reset()
 
     def _authorized(self, request: Request) -> bool:
         scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
@@ -159,8 +156,7 @@ class TwilioEmulator:
         resource = self._message_resource(to, body, sender, service)
         with self._lock:
             self.messages.append(resource)
-        if self.response_delay:
-            await asyncio.sleep(self.response_delay)
+        await self.holds.wait()
         return JSONResponse(resource, status_code=201)
 
     async def _fetch_message(self, request: Request) -> JSONResponse:

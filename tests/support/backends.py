@@ -103,6 +103,23 @@ async def _admin(statement: str) -> None:
         await connection.close()
 
 
+def postgres_url(database: str) -> str:
+    """TEST_DATABASE_URL's server, with another database name."""
+    assert TEST_DATABASE_URL
+    return make_url(TEST_DATABASE_URL).set(database=database).render_as_string(hide_password=False)
+
+
+@contextmanager
+def empty_postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database with no tables at all (never migrated), dropped afterwards."""
+    name = f"sms_assistant_empty_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield postgres_url(name)
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @contextmanager
 def fresh_postgres_database() -> Iterator[str]:
     """A new, migrated PostgreSQL database for one test, dropped afterwards."""

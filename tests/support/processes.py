@@ -159,14 +159,18 @@ class Fleet:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.stop()
+        if exc_type is not None:
+            self.print_logs()
+
+    def stop(self) -> None:
+        """Shut every process down: a worker finishes the turns it holds first."""
         # SIGTERM all first so they shut down in parallel, then wait for (or SIGKILL) each.
         for process in self.processes:
             if process.running():
                 process.popen.terminate()
         for process in self.processes:
-            process.stop()
-        if exc_type is not None:
-            self.print_logs()
+            process.stop(grace_seconds=15.0)
 
     def print_logs(self) -> None:
         for process in self.processes:
