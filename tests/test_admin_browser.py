@@ -1,7 +1,7 @@
-"""The staff console in a real browser: Playwright driving Debian's headless Chromium against a live server.
+"""The staff console and the phone simulator in a real browser: Playwright drives headless Chromium.
 
 Skipped, with the reason, when the `playwright` package or Chromium is missing; `make test` installs both
-where it can. Screenshots of the editor and of a conversation are saved under test-artifacts/.
+where it can. Screenshots of the editor, a conversation and the simulator are saved under test-artifacts/.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from assistant.app import create_app
 from storage.database import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.staff import StaffAccounts
-from tests.conftest import IsolatedSettings
+from tests.conftest import TEST_NOW, IsolatedSettings
 from tests.emulators.server import free_port
+from tests.support.clock import ManualClock
 from tests.support.staff import PASSWORD, USERNAME
 
 playwright_api = pytest.importorskip(
@@ -58,7 +59,12 @@ def server(tmp_path: Path) -> Iterator[str]:
 
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(settings, clock=ManualClock(TEST_NOW)),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -86,7 +92,7 @@ def page(server: str) -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
         page = context.new_page()
-        page.set_default_timeout(15_000)
+        page.set_default_timeout(30_000)  # generous: a loaded machine is slow, never wrong
         try:
             yield page
         finally:
@@ -162,10 +168,37 @@ def test_take_over_a_conversation_and_reply(server: str, page: Any) -> None:
 
 def _wait_for(client: httpx.Client, done: Any) -> list[dict[str, Any]]:
     """The sandbox thread for the customer, once `done(rows)` holds."""
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         rows = client.get("/sandbox/messages", params={"phone": CUSTOMER}).json()["messages"]
         if done(rows):
             return rows
         time.sleep(0.1)
     raise AssertionError("the sandbox thread never got there")
+
+
+def test_the_simulator_starts_with_examples_and_answers_a_tapped_one(page: Any) -> None:
+    page.set_viewport_size({"width": 390, "height": 780})  # a phone
+    page.goto("/")
+    assert page.url.endswith("/sandbox")
+    playwright_api.expect(page.get_by_role("heading", level=1)).to_have_text("Texting Acme Fitness")
+    playwright_api.expect(page.get_by_text("Text Acme Fitness as a customer would")).to_be_visible()
+    playwright_api.expect(page.get_by_role("link", name="Staff console")).to_have_attribute("href", "/admin")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "sandbox-empty.png"))
+
+    page.get_by_label("From").fill("(415) 555-0166")
+    page.get_by_role("button", name="What are your hours?").click()
+    playwright_api.expect(page.locator(".bubble.inbound")).to_contain_text("What are your hours?")
+    playwright_api.expect(page.locator(".bubble.outbound")).to_contain_text("Mon-Thu 6:00 AM-9:00 PM")
+    playwright_api.expect(page.get_by_label("From")).to_have_value("+14155550166")
+    page.screenshot(path=str(ARTIFACTS / "sandbox-thread.png"))
+
+    page.get_by_role("button", name="Start over").click()
+    playwright_api.expect(page.get_by_text("Text Acme Fitness as a customer would")).to_be_visible()
+    assert page.get_by_label("From").input_value() != "+14155550166"
+
+    page.get_by_label("From").fill("not a number")
+    page.get_by_label("Message").fill("hello")
+    page.get_by_role("button", name="Send").click()
+    playwright_api.expect(page.get_by_role("alert")).to_contain_text("'not a number' is not a phone number")
