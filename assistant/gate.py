@@ -1,10 +1,14 @@
-"""The keyword gate: STOP/START/HELP and plain-language revocation, decided before any LLM sees a text."""
+"""The keyword gate: STOP/START/HELP and plain-language revocation, decided before any LLM sees a text.
+
+An opt-out or opt-in takes effect as the webhook records the text (`consent_event`, applied by
+`assistant.inbound`); the gate in the worker then sends its one confirmation, and answers HELP.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from assistant.keywords import KeywordSet, classify_phrase
 from storage.consent import ConsentBook, ConsentChange
@@ -12,8 +16,57 @@ from storage.tables import Message
 
 # Twilio Advanced Opt-Out tells us what it already answered in the webhook's OptOutType.
 ADVANCED_OPT_OUT_EVENTS = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
+TWILIO_ANSWERED = "twilio_advanced_opt_out"
+OPTED_OUT = "opted_out"
 
 Reply = Literal["opt_out", "opt_in", "help", "opt_out_unclear"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEvent:
+    """What a text does, on its own, to its number's consent: opt it out, or back in."""
+
+    event: str  # opt_out | opt_in
+    matched: str  # the keyword or phrase rule
+    source: str  # keyword | phrase | twilio_advanced_opt_out (Twilio has already replied)
+
+
+async def consent_event(
+    keywords: KeywordSet, body: str, opt_out_type: str | None, *, opted_out: Callable[[], Awaitable[bool]]
+) -> ConsentEvent | None:
+    """The opt-out or opt-in this text is, if any; `opted_out()` is asked only about a YES-like word."""
+    advanced = ADVANCED_OPT_OUT_EVENTS.get((opt_out_type or "").upper())
+    if advanced in ("opt_out", "opt_in"):
+        return ConsentEvent(advanced, (opt_out_type or "").upper(), TWILIO_ANSWERED)
+    if advanced is not None:
+        return None  # a HELP Twilio answered: recorded by the gate, no change of state
+    match = keywords.classify(body)
+    if match is not None:
+        if match.kind == "help":
+            return None
+        # "YES" from a subscribed number is ordinary conversation; from an opted-out one, it opts in.
+        if match.kind == "opt_in" and keywords.is_conditional_opt_in(match.keyword) and not await opted_out():
+            return None
+        return ConsentEvent(match.kind, match.keyword, "keyword")
+    phrase = classify_phrase(body)
+    if phrase is not None and phrase.kind == "opt_out":
+        return ConsentEvent("opt_out", phrase.rule, "phrase")
+    return None
+
+
+def decided_details(event: ConsentEvent, change: ConsentChange) -> dict[str, Any]:
+    """What the inbound message keeps of the consent change it made, for the gate to confirm later."""
+    before = change.state if not change.changed else ("opted_in" if change.state == OPTED_OUT else OPTED_OUT)
+    return {
+        "consent": {
+            "event": event.event,
+            "source": event.source,
+            "event_id": change.event_id,
+            "state": change.state,
+            "changed": change.changed,
+            "before": before,
+        }
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +96,7 @@ class KeywordGate:
 
     async def screen(self, phone: str, inbound: Sequence[Message]) -> Screening:
         """Go through a burst in arrival order; an opt-out anywhere in it silences the rest."""
-        screening = Screening(opted_out=await self._consent.cached_state(phone) == "opted_out")
+        screening = Screening(opted_out=await self._state_before(phone, inbound) == OPTED_OUT)
         for message in inbound:
             handled = await self._screen_one(phone, message, opted_out=screening.opted_out)
             if handled is None:
@@ -51,7 +104,7 @@ class KeywordGate:
                 continue
             screening.handled.append(handled)
             if handled.change is not None:
-                screening.opted_out = handled.change.state == "opted_out"
+                screening.opted_out = handled.change.state == OPTED_OUT
         if screening.opted_out:
             # STOP wins: nothing else from this burst reaches the engine once the number is opted out.
             screening.handled += [Handled(message, None) for message in screening.conversation]
@@ -63,29 +116,43 @@ class KeywordGate:
         if sid:
             await self._consent.attach_confirmation(change.event_id, sid)
 
+    async def _state_before(self, phone: str, inbound: Sequence[Message]) -> str:
+        """The number's state when the burst began: changes its texts made at the webhook come later."""
+        for message in inbound:
+            if decided := message.details.get("consent"):
+                return str(decided["before"])
+        return await self._consent.cached_state(phone)
+
     async def _screen_one(self, phone: str, message: Message, *, opted_out: bool) -> Handled | None:
+        decided = message.details.get("consent")
+        if decided is not None:  # recorded with the text at the webhook: only the answer is left to do
+            change = ConsentChange(decided["event_id"], decided["state"], decided["changed"])
+            return self._answer(message, decided["event"], decided["source"], change, opted_out)
+
+        # Texts recorded without the edge decision (before it existed) are decided here, as they were.
         advanced = message.details.get("opt_out_type")
-        if advanced in ADVANCED_OPT_OUT_EVENTS:
-            change = await self._record(
-                phone, message, ADVANCED_OPT_OUT_EVENTS[advanced], advanced, "twilio_advanced_opt_out"
-            )
-            return Handled(message, None, change)  # Twilio has already replied
-
+        event = await consent_event(self._keywords, message.body, advanced, opted_out=_const(opted_out))
+        if event is not None:
+            change = await self._record(phone, message, event.event, event.matched, event.source)
+            return self._answer(message, event.event, event.source, change, opted_out)
+        if (advanced or "").upper() == "HELP":
+            change = await self._record(phone, message, "help", "HELP", TWILIO_ANSWERED)
+            return self._answer(message, "help", TWILIO_ANSWERED, change, opted_out)
         match = self._keywords.classify(message.body)
-        conditional = match is not None and self._keywords.is_conditional_opt_in(match.keyword)
-        if match is not None and match.kind == "opt_in" and conditional and not opted_out:
-            match = None  # "YES" from a subscribed number is ordinary conversation
-        if match is not None:
-            change = await self._record(phone, message, match.kind, match.keyword, "keyword")
-            return Handled(message, self._reply_for(match.kind, change, opted_out), change)
-
-        phrase = classify_phrase(message.body)
-        if phrase is not None and phrase.kind == "opt_out":
-            change = await self._record(phone, message, "opt_out", phrase.rule, "phrase")
-            return Handled(message, self._reply_for("opt_out", change, opted_out), change)
-        if phrase is not None and not opted_out:
-            return Handled(message, "opt_out_unclear")
+        if match is not None and match.kind == "help":
+            change = await self._record(phone, message, "help", match.keyword, "keyword")
+            return self._answer(message, "help", "keyword", change, opted_out)
+        if match is None and classify_phrase(message.body) is not None and not opted_out:
+            return Handled(message, "opt_out_unclear")  # a doubtful revocation: ask them to text STOP
         return None
+
+    @classmethod
+    def _answer(
+        cls, message: Message, kind: str, source: str, change: ConsentChange, opted_out: bool
+    ) -> Handled:
+        # Twilio Advanced Opt-Out has already replied to what it handled.
+        reply = None if source == TWILIO_ANSWERED else cls._reply_for(kind, change, opted_out)
+        return Handled(message, reply, change)
 
     @staticmethod
     def _reply_for(kind: str, change: ConsentChange, opted_out: bool) -> Reply | None:
@@ -102,3 +169,10 @@ class KeywordGate:
         return await self._consent.record(
             phone, event, source=source, raw_text=message.body, matched=matched, inbound_sid=message.sid
         )
+
+
+def _const(value: bool) -> Callable[[], Awaitable[bool]]:
+    async def answer() -> bool:
+        return value
+
+    return answer

@@ -23,6 +23,7 @@ from assistant.conversation import Conversation
 from assistant.database import ready_revision
 from assistant.digests import Digests
 from assistant.gate import KeywordGate
+from assistant.inbound import Inbound
 from assistant.llm.offline import OfflineEngine
 from assistant.llm.openai_adapter import OpenAIChat
 from assistant.llm.port import ChatModel
@@ -76,6 +77,7 @@ class Runtime:
     conversation: Conversation
     reminders: Reminders
     queue: TurnQueue
+    inbound: Inbound
     clock: Clock
     # The chat app's side: its users, their messages and notification decisions, presence, and the flow.
     chat_users: ChatUsers
@@ -139,6 +141,7 @@ async def open_runtime(
         # Staff-saved template versions (SQL) win over the files, in every process.
         renderer = PromptRenderer(DatabaseTemplateSource(PromptVersions(sessions)))
         actions = default_registry()
+        keywords = business.keywords.keyword_set()
         consent = ConsentBook(sessions, redis, scope=settings.consent_scope, clock=clock)
         sender = Sender(messages, gateway, consent, renderer, segment_budget=settings.segment_budget)
         guard = ReplyGuard(
@@ -153,7 +156,7 @@ async def open_runtime(
             customers=customers,
             history=history,
             renderer=renderer,
-            gate=KeywordGate(business.keywords.keyword_set(), consent),
+            gate=KeywordGate(keywords, consent),
             guard=guard,
             llm=llm,
             fallback=offline,
@@ -235,6 +238,7 @@ async def open_runtime(
             conversation=conversation,
             reminders=reminders,
             queue=queue,
+            inbound=Inbound(messages=messages, consent=consent, keywords=keywords, queue=queue),
             clock=clock,
             chat_users=chat_users,
             chat=chat,

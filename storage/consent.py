@@ -144,8 +144,13 @@ class ConsentBook:
         raw_text: str = "",
         matched: str = "",
         inbound_sid: str | None = None,
+        within: AsyncSession | None = None,
     ) -> ConsentChange:
-        """Append a ledger entry and move the number's state in one transaction, then update the cache."""
+        """Append a ledger entry and move the number's state in one transaction, then update the cache.
+
+        `within` makes it part of the caller's transaction (say, recording the inbound STOP itself); the
+        caller then commits, and calls `forget_cached` if that transaction fails.
+        """
         if event not in EVENTS:
             raise ValueError(f"unknown consent event {event!r}")
         if source not in SOURCES:
@@ -159,16 +164,21 @@ class ConsentBook:
             "source": source,
             "inbound_sid": inbound_sid,
         }
+        if within is not None:
+            return await self._append_and_cache(within, fields)
         async with self._lock, self._sessions() as session:
             try:
                 async with session.begin():
-                    change = await self._append(session, fields)
-                    # Cached before the commit, while appends are still serialised, so the cache
-                    # follows commit order; readers only fill a missing key, so they can't undo it.
-                    await self._cache(phone, change.state)
+                    return await self._append_and_cache(session, fields)
             except BaseException:
-                await self._forget(phone)  # the cache may hold a state that never committed
+                await self.forget_cached(phone)  # the cache may hold a state that never committed
                 raise
+
+    async def _append_and_cache(self, session: AsyncSession, fields: dict[str, Any]) -> ConsentChange:
+        change = await self._append(session, fields)
+        # Cached before the commit, while the ledger lock still serialises appends, so the cache follows
+        # commit order; readers only fill a missing key, so they can't undo it.
+        await self._cache(fields["phone"], change.state)
         return change
 
     async def _append(self, session: AsyncSession, fields: dict[str, Any]) -> ConsentChange:
@@ -243,7 +253,8 @@ class ConsentBook:
             # SQL stays the truth and every send checks it; a stale cache only lasts until its TTL.
             log.warning("consent cache not updated: %s", exc)
 
-    async def _forget(self, phone: str) -> None:
+    async def forget_cached(self, phone: str) -> None:
+        """Drop the cached state (SQL is read next time), after a transaction that cached one failed."""
         try:
             await self._redis.delete(self._key(phone))
         except RedisError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,6 +50,10 @@ class InboundText:
     opt_out_type: str | None = None  # set when Twilio Advanced Opt-Out already handled a keyword
 
 
+# Work done in the transaction that records an inbound text; returns details to keep on the message.
+InboundStep = Callable[[AsyncSession, Message], Awaitable[dict[str, Any] | None]]
+
+
 class MessageLog:
     """Reads and writes messages and their status events."""
 
@@ -57,8 +61,14 @@ class MessageLog:
         self._sessions = sessions
         self._clock = clock  # every time this log writes or compares comes from here
 
-    async def record_inbound(self, text: InboundText) -> tuple[Message, bool]:
-        """Store an inbound text, pending a turn; returns (row, created). A known SID changes nothing."""
+    async def record_inbound(
+        self, text: InboundText, *, then: InboundStep | None = None
+    ) -> tuple[Message, bool]:
+        """Store an inbound text, pending a turn; returns (row, created). A known SID changes nothing.
+
+        `then(session, message)` runs in the same transaction once the row is in and returns details to
+        keep on it, so what the text itself decided (an opt-out) commits with the text or not at all.
+        """
         async with self._sessions() as session:
             existing = await session.scalar(select(Message).where(Message.sid == text.sid))
             if existing is not None:
@@ -82,6 +92,10 @@ class MessageLog:
             )
             session.add(message)
             try:
+                if then is not None:
+                    await session.flush()  # a duplicate SID fails here, before `then` does anything
+                    if extra := await then(session, message):
+                        message.details = {**message.details, **extra}
                 await session.commit()
             except IntegrityError:
                 # The same MessageSid raced in from a concurrent delivery: the first one won.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -193,6 +194,53 @@ async def test_a_reply_queued_before_stop_is_not_sent_after_it(
     assert not delivered and stored.status == "suppressed"
     assert [body for body in _bodies(twilio, phone) if "class starts" in body] == []
     assert "no more texts" in _bodies(twilio, phone)[-1]
+
+
+async def test_stop_takes_effect_before_the_webhook_answers_and_is_confirmed_once(
+    twilio, llm, twilio_settings, start_app, clock
+) -> None:
+    phone = "+14155550312"
+    # A wide burst window on a clock that stands still: no worker turn runs until the test moves time.
+    async with start_app(twilio_settings(burst_window_seconds=5)) as app:
+        answers = [await app.text("STOP", phone=phone, sid="SM" + "6" * 32) for _ in range(2)]  # a retry
+        opted_out_at_once = await app.runtime.consent.is_opted_out(phone)
+        texts_by_then = len(twilio.messages)
+        clock.advance(seconds=5)
+        await app.settle()
+        ledger = await app.runtime.consent.export(history=True)
+
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert opted_out_at_once and texts_by_then == 0  # in effect before any worker looked at it
+    assert [(row["event"], row["inbound_sid"]) for row in ledger] == [("opt_out", "SM" + "6" * 32)]
+    (confirmation,) = _bodies(twilio, phone)
+    assert "no more texts" in confirmation
+    assert ledger[0]["confirmation_sid"] == twilio.messages[0]["sid"]
+
+
+async def test_a_chat_message_a_moment_after_stop_is_not_texted(
+    twilio, twilio_settings, start_app, clock
+) -> None:
+    phone, key = "+14155550313", "chat-key"
+    auth = {"Authorization": f"Bearer {key}"}
+    async with start_app(twilio_settings(chat_api_key=key, burst_window_seconds=5)) as app:
+        profile = {"name": "Bob", "phone": phone, "smsOptIn": True}
+        await app.client.put("/api/users/bob", json=profile, headers=auth)
+        code = re.search(r"\b(\d{6})\b", _bodies(twilio, phone)[-1])[1]
+        await app.client.post("/api/users/bob/verify", json={"code": code}, headers=auth)
+        await app.text("STOP", phone=phone)
+        clock.advance(seconds=0.1)  # 100 ms later; the worker has not run the STOP's turn yet
+        posted = await app.client.post(
+            "/api/messages",
+            json={"chatId": "c1", "senderId": "alice", "recipientId": "bob", "body": "hi Bob"},
+            headers=auth,
+        )
+        texts_by_then = len(twilio.messages)
+        clock.advance(seconds=5)
+        await app.settle()
+
+    assert posted.json()["notification"] == {"status": "skipped", "reason": "opted_out"}
+    assert texts_by_then == 1  # just the verification code
+    assert ["no more texts" in body for body in _bodies(twilio, phone)[1:]] == [True]
 
 
 async def test_the_first_text_carries_the_stop_disclosure_once(

@@ -39,8 +39,9 @@ async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
                 body=text,
                 media=[],
             )
-            recorded, _ = await runtime.messages.record_inbound(inbound)
-            await runtime.conversation.answer(phone, await runtime.messages.pending_for(phone))
+            recorded, _ = await runtime.inbound.accept(inbound)
+            # The worker's own path: the phone's lock, the burst window, and the turn.
+            await runtime.worker().answer_phone(phone)
             replies = [
                 row
                 for row in reversed(await runtime.messages.listing(phone=phone, limit=10))

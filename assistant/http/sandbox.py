@@ -81,10 +81,9 @@ async def send(request: Request) -> Response:
     if len(body) > MAX_BODY:
         return _error(f"body must be at most {MAX_BODY} characters", "body")
     sid = "SM" + uuid.uuid4().hex
-    message, _ = await runtime.messages.record_inbound(
+    message, _ = await runtime.inbound.accept(
         InboundText(sid=sid, from_number=phone, to_number=DEFAULT_SENDER, body=body, media=[])
     )
-    await runtime.queue.enqueue(phone)
     return JSONResponse({"sid": sid, "id": message.id, "from": phone}, status_code=202)
 
 

@@ -10,7 +10,6 @@ from starlette.routing import Route
 from twilio.twiml.messaging_response import MessagingResponse
 
 from assistant.http.signature import is_signed
-from assistant.logs import mask_phone
 from assistant.runtime import Runtime
 from storage.messages import InboundText
 
@@ -73,10 +72,7 @@ async def inbound_sms(request: Request) -> Response:
     if isinstance(text, str):
         return PlainTextResponse(text, status_code=400)
     runtime: Runtime = request.app.state.runtime
-    message, created = await runtime.messages.record_inbound(text)
-    if created:
-        await runtime.queue.enqueue(message.phone)
-        log.info("inbound %s from %s queued", text.sid, mask_phone(text.from_number))
+    await runtime.inbound.accept(text)  # a STOP has taken effect before Twilio gets its 200
     return twiml()
 
 

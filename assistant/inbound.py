@@ -1,0 +1,67 @@
+"""The one way in for a customer's text: the webhook, the sandbox and `simulate` all `accept` it here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assistant.gate import OPTED_OUT, consent_event, decided_details
+from assistant.keywords import KeywordSet
+from assistant.logs import mask_phone
+from storage.consent import ConsentBook
+from storage.messages import InboundText, MessageLog
+from storage.tables import Message
+from storage.turn_queue import TurnQueue
+
+log = logging.getLogger(__name__)
+
+
+class Inbound:
+    """Records a text (once per MessageSid), applies its opt-out or opt-in at once, and queues its turn."""
+
+    def __init__(
+        self, *, messages: MessageLog, consent: ConsentBook, keywords: KeywordSet, queue: TurnQueue
+    ) -> None:
+        self._messages = messages
+        self._consent = consent
+        self._keywords = keywords
+        self._queue = queue
+
+    async def accept(self, text: InboundText) -> tuple[Message, bool]:
+        """The recorded text and whether it is new. STOP has taken effect by the time this returns.
+
+        The opt-out commits in the same transaction as the text, so Twilio's 200 (and any chat notification
+        asked for a moment later) comes after it; the worker still sends the one confirmation.
+        """
+
+        async def opted_out() -> bool:
+            return await self._consent.cached_state(text.from_number) == OPTED_OUT
+
+        event = await consent_event(self._keywords, text.body, text.opt_out_type, opted_out=opted_out)
+
+        async def apply(session: AsyncSession, message: Message) -> dict[str, Any] | None:
+            if event is None:
+                return None
+            change = await self._consent.record(
+                text.from_number,
+                event.event,
+                source=event.source,
+                raw_text=text.body,
+                matched=event.matched,
+                inbound_sid=text.sid,
+                within=session,
+            )
+            return decided_details(event, change)
+
+        try:
+            message, created = await self._messages.record_inbound(text, then=apply)
+        except BaseException:
+            if event is not None:
+                await self._consent.forget_cached(text.from_number)  # it may hold a state never committed
+            raise
+        if created:
+            await self._queue.enqueue(message.phone)
+            log.info("inbound %s from %s queued", text.sid, mask_phone(text.from_number))
+        return message, created
