@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.gate import OPTED_OUT, consent_event, decided_details
+from assistant.gate import OPTED_OUT, ConsentEvent, consent_event, decided_details
 from assistant.keywords import KeywordSet
 from assistant.logs import mask_phone
 from storage.consent import ConsentBook
@@ -29,8 +29,8 @@ class Inbound:
         self._keywords = keywords
         self._queue = queue
 
-    async def accept(self, text: InboundText) -> tuple[Message, bool]:
-        """The recorded text and whether it is new. STOP has taken effect by the time this returns.
+    async def accept(self, text: InboundText) -> tuple[int, bool]:
+        """The recorded text's id and whether it is new. STOP has taken effect by the time this returns.
 
         The opt-out commits in the same transaction as the text, so Twilio's 200 (and any chat notification
         asked for a moment later) comes after it; the worker still sends the one confirmation.
@@ -40,10 +40,19 @@ class Inbound:
             return await self._consent.cached_state(text.from_number) == OPTED_OUT
 
         event = await consent_event(self._keywords, text.body, text.opt_out_type, opted_out=opted_out)
+        if event is None:  # nearly every text: one round trip, no transaction
+            message_id, created = await self._messages.add_inbound(text)
+        else:
+            message_id, created = await self._record_with_consent(text, event)
+        if created:
+            await self._queue.enqueue(text.from_number)
+            log.info("inbound %s from %s queued", text.sid, mask_phone(text.from_number))
+        return message_id, created
+
+    async def _record_with_consent(self, text: InboundText, event: ConsentEvent) -> tuple[int, bool]:
+        """The text and its consent change in one transaction; the cache is dropped if that fails."""
 
         async def apply(session: AsyncSession, message: Message) -> dict[str, Any] | None:
-            if event is None:
-                return None
             change = await self._consent.record(
                 text.from_number,
                 event.event,
@@ -58,10 +67,6 @@ class Inbound:
         try:
             message, created = await self._messages.record_inbound(text, then=apply)
         except BaseException:
-            if event is not None:
-                await self._consent.forget_cached(text.from_number)  # it may hold a state never committed
+            await self._consent.forget_cached(text.from_number)  # it may hold a state never committed
             raise
-        if created:
-            await self._queue.enqueue(message.phone)
-            log.info("inbound %s from %s queued", text.sid, mask_phone(text.from_number))
-        return message, created
+        return message.id, created

@@ -114,7 +114,7 @@ async def open_runtime(
     """Open the database (checked current), Redis, the LLM and SMS; `sandbox` forces the outbox."""
     business = load_business(settings.business_config)
     async with AsyncExitStack() as stack:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         stack.push_async_callback(engine.dispose)
         await ready_revision(engine, settings)
         redis = connect_redis(settings.redis_url)

@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     )
 
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias=_env("DATABASE_URL"))
+    database_pool_size: int = Field(20, gt=0, le=500, validation_alias=_env("DATABASE_POOL_SIZE"))
     redis_url: str = Field(MEMORY_REDIS_URL, validation_alias=_env("REDIS_URL"))
 
     twilio_account_sid: str | None = Field(None, validation_alias=_env("TWILIO_ACCOUNT_SID", "TWILIO_SID"))

@@ -9,12 +9,18 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+DEFAULT_POOL_SIZE = 20
 
-def create_engine(database_url: str) -> AsyncEngine:
+
+def create_engine(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> AsyncEngine:
     """An async engine; for SQLite also the data folder, WAL and a busy timeout so workers can share it."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # No pre-ping: it costs a round trip on every checkout. A connection the server dropped fails
+        # its next use once and is replaced; recycling keeps idle ones from going stale behind proxies.
+        # A fixed pool, no overflow: overflow connections are closed as they come back, and connecting (TLS
+        # tried first) costs more than a whole webhook, so under a burst requests queue for a connection.
+        return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 30})

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Executable, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from assistant.clock import Clock
 from storage.customers import get_or_create_customer
-from storage.tables import Message, MessageEvent
+from storage.tables import Customer, Message, MessageEvent
 
 # Delivery statuses only move forward; callbacks arrive out of order. Equal ranks are terminal alternatives.
 STATUS_RANK: dict[str, int] = {
@@ -50,6 +53,57 @@ class InboundText:
     opt_out_type: str | None = None  # set when Twilio Advanced Opt-Out already handled a keyword
 
 
+@dataclass(frozen=True, slots=True)
+class _InboundStatements:
+    """The hot path's statements for one dialect: the customer first (SQLite only), then the message."""
+
+    customer: Executable | None
+    message: Executable
+
+
+@cache
+def _inbound_statements(dialect: str) -> _InboundStatements:
+    messages, customers = Message.__table__, Customer.__table__
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    new_customer = (
+        insert(customers)
+        .values(phone=bindparam("phone"), created_at=bindparam("now"), updated_at=bindparam("now"))
+        .on_conflict_do_nothing(index_elements=["phone"])
+    )
+    existing_customer = (
+        select(customers.c.id).where(customers.c.phone == bindparam("phone")).scalar_subquery()
+    )
+    message = insert(messages)
+    if dialect == "postgresql":
+        created = new_customer.returning(customers.c.id).cte("created_customer")
+        # The CTE's new row is not visible to the rest of the statement, hence the COALESCE.
+        customer_id = func.coalesce(select(created.c.id).scalar_subquery(), existing_customer)
+        message = message.add_cte(created)
+    else:
+        customer_id = existing_customer
+    message = (
+        message.values(
+            sid=bindparam("sid"),
+            direction="inbound",
+            kind="inbound",
+            customer_id=customer_id,
+            phone=bindparam("phone"),
+            from_number=bindparam("phone"),
+            to_number=bindparam("to_number"),
+            body=bindparam("body"),
+            media=bindparam("media", type_=messages.c.media.type),
+            status="received",
+            turn_state="pending",
+            details=bindparam("details", type_=messages.c.details.type),
+            created_at=bindparam("now"),
+            updated_at=bindparam("now"),
+        )
+        .on_conflict_do_nothing(index_elements=["sid"])
+        .returning(messages.c.id)
+    )
+    return _InboundStatements(customer=None if dialect == "postgresql" else new_customer, message=message)
+
+
 # Work done in the transaction that records an inbound text; returns details to keep on the message.
 InboundStep = Callable[[AsyncSession, Message], Awaitable[dict[str, Any] | None]]
 
@@ -59,6 +113,7 @@ class MessageLog:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, clock: Clock) -> None:
         self._sessions = sessions
+        self._engine: AsyncEngine = sessions.kw["bind"]  # the hot path skips the ORM
         self._clock = clock  # every time this log writes or compares comes from here
 
     async def record_inbound(
@@ -105,6 +160,39 @@ class MessageLog:
                     raise
                 return existing, False
             return message, True
+
+    async def add_inbound(self, text: InboundText) -> tuple[int, bool]:
+        """`record_inbound` in one round trip, for the webhook's hot path: (message id, created).
+
+        One INSERT ... ON CONFLICT (sid) DO NOTHING, with the customer created in the same statement on
+        PostgreSQL (a data-modifying CTE) and just before it on SQLite, in autocommit: no BEGIN, no COMMIT.
+        The statements are built once, with bound parameters, so SQLAlchemy compiles them once.
+        """
+        now = self._clock()
+        params: dict[str, Any] = {
+            "sid": text.sid,
+            "phone": text.from_number,
+            "to_number": text.to_number,
+            "body": text.body,
+            "media": text.media,
+            "now": now,
+            "details": {"opt_out_type": text.opt_out_type.upper()} if text.opt_out_type else {},
+        }
+        async with self._engine.connect() as connection:
+            statements = _inbound_statements(connection.dialect.name)
+            if statements.customer is None:
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                await connection.execute(statements.customer, params)
+            inserted = await connection.scalar(statements.message, params)
+            existing = None
+            if inserted is None:  # the same MessageSid again: Twilio retried
+                existing = await connection.scalar(select(Message.id).where(Message.sid == text.sid))
+            await connection.commit()  # nothing to commit in autocommit; SQLite's two statements as one
+        if inserted is not None:
+            return inserted, True
+        assert existing is not None, "a conflicting MessageSid must already be there"
+        return existing, False
 
     async def pending_phones(self, older_than_seconds: float = 0) -> list[str]:
         """Phones with inbound texts no turn has handled yet, longest waiting first."""

@@ -39,13 +39,13 @@ async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
                 body=text,
                 media=[],
             )
-            recorded, _ = await runtime.inbound.accept(inbound)
+            recorded_id, _ = await runtime.inbound.accept(inbound)
             # The worker's own path: the phone's lock, the burst window, and the turn.
             await runtime.worker().answer_phone(phone)
             replies = [
                 row
                 for row in reversed(await runtime.messages.listing(phone=phone, limit=10))
-                if row.direction == "outbound" and row.id > recorded.id
+                if row.direction == "outbound" and row.id > recorded_id
             ]
             return "\n".join(_reply_lines(reply) for reply in replies) or "(no reply)"
 

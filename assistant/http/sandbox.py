@@ -81,10 +81,10 @@ async def send(request: Request) -> Response:
     if len(body) > MAX_BODY:
         return _error(f"body must be at most {MAX_BODY} characters", "body")
     sid = "SM" + uuid.uuid4().hex
-    message, _ = await runtime.inbound.accept(
+    message_id, _ = await runtime.inbound.accept(
         InboundText(sid=sid, from_number=phone, to_number=DEFAULT_SENDER, body=body, media=[])
     )
-    return JSONResponse({"sid": sid, "id": message.id, "from": phone}, status_code=202)
+    return JSONResponse({"sid": sid, "id": message_id, "from": phone}, status_code=202)
 
 
 async def thread(request: Request) -> Response:

@@ -26,7 +26,15 @@ def serve_in_thread(app: object, port: int | None = None) -> Iterator[str]:
     """Run `app` on 127.0.0.1 until the block ends; yields its base URL."""
     port = port or free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=2
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+        # Like Twilio's and OpenAI's own servers, keep idle connections open longer than the clients do
+        # (aiohttp: 15 s). At uvicorn's 5 s, a client reusing one just as it closes sees a reset.
+        timeout_keep_alive=75,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
