@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assistant.batching import Coalescer
 from assistant.gate import OPTED_OUT, ConsentEvent, consent_event, decided_details
 from assistant.keywords import KeywordSet
 from assistant.logs import mask_phone
@@ -16,6 +17,8 @@ from storage.tables import Message
 from storage.turn_queue import TurnQueue
 
 log = logging.getLogger(__name__)
+
+MAX_BATCH = 200
 
 
 class Inbound:
@@ -27,7 +30,9 @@ class Inbound:
         self._messages = messages
         self._consent = consent
         self._keywords = keywords
-        self._queue = queue
+        # Concurrent webhooks share their round trips: one INSERT and one Redis pipeline per batch.
+        self._recorded = Coalescer(messages.add_inbounds, max_batch=MAX_BATCH)
+        self._queued = Coalescer(queue.enqueue_many, max_batch=MAX_BATCH)
 
     async def accept(self, text: InboundText) -> tuple[int, bool]:
         """The recorded text's id and whether it is new. STOP has taken effect by the time this returns.
@@ -40,12 +45,12 @@ class Inbound:
             return await self._consent.cached_state(text.from_number) == OPTED_OUT
 
         event = await consent_event(self._keywords, text.body, text.opt_out_type, opted_out=opted_out)
-        if event is None:  # nearly every text: one round trip, no transaction
-            message_id, created = await self._messages.add_inbound(text)
+        if event is None:  # nearly every text: batched with whatever else is arriving
+            message_id, created = await self._recorded.submit(text)
         else:
             message_id, created = await self._record_with_consent(text, event)
         if created:
-            await self._queue.enqueue(text.from_number)
+            await self._queued.submit(text.from_number)
             log.info("inbound %s from %s queued", text.sid, mask_phone(text.from_number))
         return message_id, created
 

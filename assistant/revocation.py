@@ -262,9 +262,15 @@ RULES: tuple[PhraseRule, ...] = (
 )
 
 
+# Any rule at all, in one pass: most texts match none, and then the rules need not be tried one by one.
+_ANY_RULE = re.compile("|".join(f"(?:{rule.pattern.pattern})" for rule in RULES))
+
+
 def classify_phrase(text: str) -> PhraseMatch | None:
     """The first rule a message matches, clear revocations before doubtful ones; None for conversation."""
     folded = fold(text)
+    if _ANY_RULE.search(folded) is None:
+        return None
     for rule in RULES:
         if rule.pattern.search(folded):
             return PhraseMatch(rule.kind, rule.name)

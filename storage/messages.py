@@ -55,53 +55,49 @@ class InboundText:
 
 @dataclass(frozen=True, slots=True)
 class _InboundStatements:
-    """The hot path's statements for one dialect: the customer first (SQLite only), then the message."""
+    """The hot path's two statements: create the customers a batch needs, then insert its texts."""
 
-    customer: Executable | None
-    message: Executable
+    customers: Executable
+    messages: Executable
 
 
 @cache
 def _inbound_statements(dialect: str) -> _InboundStatements:
+    """Built once per dialect with bound parameters, so SQLAlchemy compiles each once."""
     messages, customers = Message.__table__, Customer.__table__
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    new_customer = (
+    # Every parameter is named once: batched VALUES rows number their parameters by name.
+    new_customers = (
         insert(customers)
-        .values(phone=bindparam("phone"), created_at=bindparam("now"), updated_at=bindparam("now"))
+        .values(
+            phone=bindparam("phone"), created_at=bindparam("created_at"), updated_at=bindparam("updated_at")
+        )
         .on_conflict_do_nothing(index_elements=["phone"])
     )
-    existing_customer = (
-        select(customers.c.id).where(customers.c.phone == bindparam("phone")).scalar_subquery()
-    )
-    message = insert(messages)
-    if dialect == "postgresql":
-        created = new_customer.returning(customers.c.id).cte("created_customer")
-        # The CTE's new row is not visible to the rest of the statement, hence the COALESCE.
-        customer_id = func.coalesce(select(created.c.id).scalar_subquery(), existing_customer)
-        message = message.add_cte(created)
-    else:
-        customer_id = existing_customer
-    message = (
-        message.values(
+    by_phone = customers.c.phone == bindparam("customer_phone")
+    customer_id = select(customers.c.id).where(by_phone).scalar_subquery()
+    new_messages = (
+        insert(messages)
+        .values(
             sid=bindparam("sid"),
             direction="inbound",
             kind="inbound",
             customer_id=customer_id,
             phone=bindparam("phone"),
-            from_number=bindparam("phone"),
+            from_number=bindparam("from_number"),
             to_number=bindparam("to_number"),
             body=bindparam("body"),
             media=bindparam("media", type_=messages.c.media.type),
             status="received",
             turn_state="pending",
             details=bindparam("details", type_=messages.c.details.type),
-            created_at=bindparam("now"),
-            updated_at=bindparam("now"),
+            created_at=bindparam("created_at"),
+            updated_at=bindparam("updated_at"),
         )
         .on_conflict_do_nothing(index_elements=["sid"])
-        .returning(messages.c.id)
+        .returning(messages.c.id, messages.c.sid)
     )
-    return _InboundStatements(customer=None if dialect == "postgresql" else new_customer, message=message)
+    return _InboundStatements(customers=new_customers, messages=new_messages)
 
 
 # Work done in the transaction that records an inbound text; returns details to keep on the message.
@@ -161,38 +157,46 @@ class MessageLog:
                 return existing, False
             return message, True
 
-    async def add_inbound(self, text: InboundText) -> tuple[int, bool]:
-        """`record_inbound` in one round trip, for the webhook's hot path: (message id, created).
+    async def add_inbounds(self, texts: Sequence[InboundText]) -> list[tuple[int, bool]]:
+        """`record_inbound` for many texts at once, the webhook's hot path: (message id, created) for each.
 
-        One INSERT ... ON CONFLICT (sid) DO NOTHING, with the customer created in the same statement on
-        PostgreSQL (a data-modifying CTE) and just before it on SQLite, in autocommit: no BEGIN, no COMMIT.
-        The statements are built once, with bound parameters, so SQLAlchemy compiles them once.
+        One transaction for the batch: its customers, then its texts, each one multi-row INSERT ... ON
+        CONFLICT DO NOTHING. A MessageSid seen before (or twice in the batch) is not inserted again.
         """
         now = self._clock()
-        params: dict[str, Any] = {
-            "sid": text.sid,
-            "phone": text.from_number,
-            "to_number": text.to_number,
-            "body": text.body,
-            "media": text.media,
-            "now": now,
-            "details": {"opt_out_type": text.opt_out_type.upper()} if text.opt_out_type else {},
-        }
-        async with self._engine.connect() as connection:
-            statements = _inbound_statements(connection.dialect.name)
-            if statements.customer is None:
-                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            else:
-                await connection.execute(statements.customer, params)
-            inserted = await connection.scalar(statements.message, params)
-            existing = None
-            if inserted is None:  # the same MessageSid again: Twilio retried
-                existing = await connection.scalar(select(Message.id).where(Message.sid == text.sid))
-            await connection.commit()  # nothing to commit in autocommit; SQLite's two statements as one
-        if inserted is not None:
-            return inserted, True
-        assert existing is not None, "a conflicting MessageSid must already be there"
-        return existing, False
+        first: dict[str, InboundText] = {}
+        for text in texts:
+            first.setdefault(text.sid, text)
+        rows = [
+            {
+                "sid": text.sid,
+                "customer_phone": text.from_number,
+                "phone": text.from_number,
+                "from_number": text.from_number,
+                "to_number": text.to_number,
+                "body": text.body,
+                "media": text.media,
+                "created_at": now,
+                "updated_at": now,
+                "details": {"opt_out_type": text.opt_out_type.upper()} if text.opt_out_type else {},
+            }
+            for text in first.values()
+        ]
+        statements = _inbound_statements(self._engine.dialect.name)
+        phones = sorted({text.from_number for text in texts})  # one order for every batch: no deadlocks
+        async with self._engine.begin() as connection:
+            customers = [{"phone": phone, "created_at": now, "updated_at": now} for phone in phones]
+            await connection.execute(statements.customers, customers)
+            inserted = {row.sid: row.id for row in await connection.execute(statements.messages, rows)}
+            known: dict[str, int] = {}
+            if retried := [sid for sid in first if sid not in inserted]:  # Twilio delivered these before
+                found = select(Message.sid, Message.id).where(Message.sid.in_(retried))
+                known = {row.sid: row.id for row in await connection.execute(found)}
+        results: list[tuple[int, bool]] = []
+        for text in texts:
+            created = text.sid in inserted and first[text.sid] is text
+            results.append((inserted[text.sid] if text.sid in inserted else known[text.sid], created))
+        return results
 
     async def pending_phones(self, older_than_seconds: float = 0) -> list[str]:
         """Phones with inbound texts no turn has handled yet, longest waiting first."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -42,6 +43,14 @@ class TurnQueue:
 
     async def enqueue(self, phone: str) -> None:
         await self._redis.xadd(STREAM, {"phone": phone}, maxlen=MAX_LENGTH, approximate=True)
+
+    async def enqueue_many(self, phones: Sequence[str]) -> list[None]:
+        """`enqueue` for each phone, in one round trip; one result per phone (for `Coalescer`)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for phone in phones:
+                pipe.xadd(STREAM, {"phone": phone}, maxlen=MAX_LENGTH, approximate=True)
+            await pipe.execute()
+        return [None] * len(phones)
 
     async def take(self, count: int, block_ms: int) -> list[TurnJob]:
         """Jobs left unacknowledged past the lease first (their worker died), then new ones."""

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 import sys
 from typing import Any
 
 from assistant.settings import ConfigError, Settings
+
+# Collect young garbage every 50,000 allocations rather than 700: under load, the default makes the
+# collector run so often that its older-generation passes over every live object show up as latency.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def _tune_gc() -> None:
+    """Fewer, cheaper collections for a long-running server (see GC_THRESHOLDS)."""
+    gc.collect()
+    gc.freeze()  # what start-up loaded (modules, settings, templates) is never garbage: don't rescan it
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -32,6 +44,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # The signature check reads X-Forwarded-* itself, from trusted proxies only; uvicorn must not rewrite.
     config = uvicorn.Config(app, host=args.host, port=args.port, proxy_headers=False, log_config=None)
     server = uvicorn.Server(config)
+    _tune_gc()
     server.run()
     if stopped:
         print(
@@ -55,6 +68,7 @@ async def _worker(settings: Settings, args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     async with open_runtime(settings) as runtime:
+        _tune_gc()
         await runtime.worker().run(stopping)
     return 0
 

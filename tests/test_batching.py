@@ -1,0 +1,59 @@
+"""Concurrent calls share round trips, and one bad item fails only its own caller."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from assistant.batching import Coalescer
+
+
+class Doubler:
+    """A batch operation that records each batch it was given and refuses negative numbers."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+
+    async def __call__(self, items: Sequence[int]) -> list[int]:
+        self.batches.append(list(items))
+        await asyncio.sleep(0)  # a round trip: others queue up meanwhile
+        if any(item < 0 for item in items):
+            raise ValueError("negative")
+        return [item * 2 for item in items]
+
+
+async def test_calls_arriving_together_share_one_batch_in_order() -> None:
+    run = Doubler()
+    coalescer = Coalescer(run, max_batch=100)
+    results = await asyncio.gather(*(coalescer.submit(n) for n in range(10)))
+    assert results == [n * 2 for n in range(10)]
+    assert run.batches == [list(range(10))]  # one round trip for all ten
+
+
+async def test_batches_are_capped() -> None:
+    run = Doubler()
+    coalescer = Coalescer(run, max_batch=4)
+    await asyncio.gather(*(coalescer.submit(n) for n in range(9)))
+    assert all(len(batch) <= 4 for batch in run.batches)
+    assert sorted(n for batch in run.batches for n in batch) == list(range(9))
+
+
+async def test_a_bad_item_fails_only_its_caller() -> None:
+    coalescer = Coalescer(Doubler(), max_batch=100)
+    outcomes = await asyncio.gather(*(coalescer.submit(n) for n in (1, 2, -3, 4)), return_exceptions=True)
+    assert outcomes[:2] == [2, 4] and outcomes[3] == 8
+    assert isinstance(outcomes[2], ValueError)
+
+
+async def test_a_caller_that_gives_up_does_not_cancel_the_others() -> None:
+    run = Doubler()
+    coalescer = Coalescer(run, max_batch=100)
+    first = asyncio.ensure_future(coalescer.submit(1))
+    others = [asyncio.ensure_future(coalescer.submit(n)) for n in (2, 3)]
+    await asyncio.sleep(0)
+    first.cancel()
+    assert await asyncio.gather(*others) == [4, 6]
+    with pytest.raises(asyncio.CancelledError):
+        await first
