@@ -117,7 +117,7 @@ async def open_runtime(
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         stack.push_async_callback(engine.dispose)
         await ready_revision(engine, settings)
-        redis = connect_redis(settings.redis_url)
+        redis = connect_redis(settings.redis_url, pool_size=settings.redis_pool_size)
         stack.push_async_callback(redis.aclose)
 
         offline = OfflineEngine(business, clock=clock)
@@ -139,7 +139,7 @@ async def open_runtime(
             redis, size=settings.history_size, ttl_seconds=settings.history_ttl_seconds
         )
         # Staff-saved template versions (SQL) win over the files, in every process.
-        renderer = PromptRenderer(DatabaseTemplateSource(PromptVersions(sessions)))
+        renderer = PromptRenderer(DatabaseTemplateSource(PromptVersions(sessions, redis)))
         actions = default_registry()
         keywords = business.keywords.keyword_set()
         consent = ConsentBook(sessions, redis, scope=settings.consent_scope, clock=clock)

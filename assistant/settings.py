@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias=_env("DATABASE_URL"))
     database_pool_size: int = Field(20, gt=0, le=500, validation_alias=_env("DATABASE_POOL_SIZE"))
     redis_url: str = Field(MEMORY_REDIS_URL, validation_alias=_env("REDIS_URL"))
+    redis_pool_size: int = Field(50, gt=0, le=1000, validation_alias=_env("REDIS_POOL_SIZE"))
 
     twilio_account_sid: str | None = Field(None, validation_alias=_env("TWILIO_ACCOUNT_SID", "TWILIO_SID"))
     twilio_auth_token: str | None = Field(None, validation_alias=_env("TWILIO_AUTH_TOKEN", "TWILIO_AUTH"))
@@ -116,7 +117,7 @@ class Settings(BaseSettings):
     burst_window_seconds: float = Field(2.0, ge=0, le=30, validation_alias=_env("BURST_WINDOW_SECONDS"))
     segment_budget: int = Field(2, ge=1, le=10, validation_alias=_env("SEGMENT_BUDGET"))
     turn_lease_seconds: float = Field(90.0, gt=0, validation_alias=_env("TURN_LEASE_SECONDS"))
-    worker_concurrency: int = Field(32, gt=0, le=1000, validation_alias=_env("WORKER_CONCURRENCY"))
+    worker_concurrency: int = Field(256, gt=0, le=1000, validation_alias=_env("WORKER_CONCURRENCY"))
     auto_reply_limit: int = Field(20, gt=0, validation_alias=_env("AUTO_REPLY_LIMIT"))
     auto_reply_window_seconds: int = Field(300, gt=0, validation_alias=_env("AUTO_REPLY_WINDOW_SECONDS"))
     repeat_text_limit: int = Field(3, gt=0, validation_alias=_env("REPEAT_TEXT_LIMIT"))

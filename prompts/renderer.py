@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 TEMPLATE_DIR = Path(__file__).resolve().parent
 MAX_OUTPUT_CHARS = 20_000
 MAX_RENDER_SECONDS = 2.0
+# Compiled templates kept per process, by their source text: a saved edit is new text, so it compiles anew.
+COMPILED_TEMPLATES = 128
 
 
 class PromptError(Exception):
@@ -66,6 +69,7 @@ class PromptRenderer:
             lstrip_blocks=True,
             keep_trailing_newline=False,
         )
+        self._compile = lru_cache(maxsize=COMPILED_TEMPLATES)(self._env.from_string)
 
     async def render(self, name: str, values: Mapping[str, Any]) -> str:
         return self.render_source(await self.source.get(name), values)
@@ -74,7 +78,7 @@ class PromptRenderer:
         """Render template text, stopping at the output cap or the time limit."""
         deadline = time.monotonic() + MAX_RENDER_SECONDS
         try:
-            template = self._env.from_string(source)
+            template = self._compile(source)
             parts: list[str] = []
             size = 0
             for chunk in template.generate(dict(values)):

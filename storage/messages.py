@@ -305,23 +305,27 @@ class MessageLog:
             return result.rowcount == 1
 
     async def mark_submitted(self, message_id: int, *, sid: str, status: str, sender: str) -> None:
-        """Record the gateway's SID, then its status — forward only, counting callbacks that beat us here."""
-        async with self._sessions() as session, session.begin():
-            await session.execute(
+        """Record the gateway's SID and status, then take in any callbacks that beat the SID here."""
+        now = self._clock()
+        # Until this commits, no callback can find the message (it has no SID yet), so nothing else moves
+        # its status: it is "submitting", and the gateway's answer is forward of that.
+        async with self._engine.begin() as connection:
+            await connection.execute(
                 update(Message)
                 .where(Message.id == message_id)
-                .values(sid=sid, from_number=sender, sent_at=self._clock(), updated_at=self._clock())
+                .values(sid=sid, from_number=sender, status=status, sent_at=now, updated_at=now)
             )
-        # From the commit above on, callbacks find the message by SID and move it themselves.
-        async with self._sessions() as session, session.begin():
-            early = list(await session.scalars(select(MessageEvent.status).where(MessageEvent.sid == sid)))
-            await session.execute(
+        # From here on callbacks find the message by SID and move it themselves; earlier ones wait unowned.
+        async with self._engine.begin() as connection:
+            early = await connection.scalars(
                 update(MessageEvent)
                 .where(MessageEvent.sid == sid, MessageEvent.message_id.is_(None))
                 .values(message_id=message_id)
+                .returning(MessageEvent.status)
             )
             best = max([status, *early], key=lambda name: STATUS_RANK.get(name, 0))
-            await self._advance(session, message_id, best, None)
+            if best != status:
+                await connection.execute(self._forward(message_id, best, None))
 
     async def mark_suppressed(self, message_id: int, *, reason: str) -> None:
         async with self._sessions() as session, session.begin():
@@ -372,15 +376,16 @@ class MessageLog:
     async def _advance(
         self, session: AsyncSession, message_id: int, status: str, error_code: int | None
     ) -> None:
+        await session.execute(self._forward(message_id, status, error_code))
+
+    def _forward(self, message_id: int, status: str, error_code: int | None) -> Executable:
         """Move a message's status to `status` only if that is forward of where it is."""
         lower = [name for name, value in STATUS_RANK.items() if value < STATUS_RANK[status]]
         values: dict[str, Any] = {"status": status, "updated_at": self._clock()}
         if error_code is not None:
             values["error_code"] = error_code
         # A conditional UPDATE is atomic, so two racing callbacks can't move the status backwards.
-        await session.execute(
-            update(Message).where(Message.id == message_id, Message.status.in_(lower)).values(**values)
-        )
+        return update(Message).where(Message.id == message_id, Message.status.in_(lower)).values(**values)
 
     async def events_for(self, sid: str) -> list[MessageEvent]:
         async with self._sessions() as session:

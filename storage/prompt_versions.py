@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -11,13 +13,18 @@ from prompts.renderer import TEMPLATE_DIR, TemplateSource
 from storage.staff_tables import PromptVersion
 
 MAX_TEMPLATE_CHARS = 20_000
+# Bumped after every save: processes compare it with the one their cached templates were read at.
+GENERATION_KEY = "prompt-versions:generation"
+# However the generation reads, cached templates are read again after this long.
+MAX_CACHE_SECONDS = 60.0
 
 
 class PromptVersions:
     """Saves and reads the version history of each template, newest last."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], redis: Redis) -> None:
         self._sessions = sessions
+        self.redis = redis
 
     async def latest(self, name: str) -> PromptVersion | None:
         async with self._sessions() as session:
@@ -48,7 +55,12 @@ class PromptVersions:
         version = PromptVersion(name=name, body=body, author=author, note=note.strip()[:200])
         async with self._sessions() as session, session.begin():
             session.add(version)
+        await self.redis.incr(GENERATION_KEY)
         return version
+
+    async def newest_bodies(self) -> dict[str, str]:
+        """The current text of every edited template."""
+        return {name: version.body for name, (_, version) in (await self.counts()).items()}
 
     async def counts(self) -> dict[str, tuple[int, PromptVersion]]:
         """For each edited template: how many versions it has, and the newest one."""
@@ -72,12 +84,21 @@ class DatabaseTemplateSource(TemplateSource):
     def __init__(self, versions: PromptVersions, directory: Path = TEMPLATE_DIR) -> None:
         super().__init__(directory)
         self.versions = versions
+        self._edited: dict[str, str] = {}
+        self._generation: str | None = None
+        self._read_at = float("-inf")
 
     async def get(self, name: str) -> str:
-        # Read on every render (one indexed query), so a save takes effect on the very next turn everywhere.
-        version = await self.versions.latest(name)
-        if version is not None:
-            return version.body
+        # One Redis GET per render instead of a query: a save anywhere bumps the generation, so it still
+        # takes effect on the very next render in every process.
+        generation = await self.versions.redis.get(GENERATION_KEY)
+        stale = time.monotonic() - self._read_at > MAX_CACHE_SECONDS
+        if generation != self._generation or stale:
+            self._read_at = time.monotonic()
+            self._edited = await self.versions.newest_bodies()
+            self._generation = generation
+        if name in self._edited:
+            return self._edited[name]
         return await super().get(name)
 
     async def shipped(self, name: str) -> str:

@@ -73,7 +73,7 @@ class Console:
 async def open_console(runtime: Runtime) -> AsyncIterator[Console]:
     """The console for one app; its draft renderer (a child process) is stopped on the way out."""
     sessions = session_factory(runtime.engine)
-    versions = PromptVersions(sessions)
+    versions = PromptVersions(sessions, runtime.redis)
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
