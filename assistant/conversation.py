@@ -19,12 +19,13 @@ from assistant.clock import Clock
 from assistant.errors import LLMError
 from assistant.gate import Handled, KeywordGate
 from assistant.keywords import normalise
+from assistant.llm.facts import Appointment, TurnFacts
 from assistant.llm.port import ChatMessage, ChatModel
 from assistant.logs import mask_phone
 from assistant.sender import Sender
+from assistant.transcript import Transcript, customer_text
 from prompts.renderer import PromptRenderer
 from storage.customers import CustomerDirectory
-from storage.history import ConversationHistory, Turn
 from storage.messages import MessageLog
 from storage.reply_guard import ReplyGuard
 from storage.tables import Customer, Message
@@ -58,19 +59,6 @@ class DryRun:
     reply: Message  # unsaved, shaped exactly as the send path would send it
 
 
-def customer_text(inbound: Sequence[Message]) -> str:
-    """The burst of texts as one user message: data only, with media mentioned and tags defused."""
-    lines: list[str] = []
-    for message in inbound:
-        if message.body.strip():
-            lines.append(neutralise(message.body.strip()))
-        if message.media:
-            kinds = ", ".join(item.get("content_type", "unknown") for item in message.media)
-            count = len(message.media)
-            lines.append(f"[The customer attached {count} file{'s' if count > 1 else ''}: {kinds}]")
-    return "\n".join(lines) or "(empty message)"
-
-
 class Conversation:
     """Answers one customer's pending texts: the keyword gate first, then, if anything is left, the LLM."""
 
@@ -80,7 +68,7 @@ class Conversation:
         business: Business,
         messages: MessageLog,
         customers: CustomerDirectory,
-        history: ConversationHistory,
+        transcript: Transcript,
         renderer: PromptRenderer,
         gate: KeywordGate,
         guard: ReplyGuard,
@@ -96,7 +84,7 @@ class Conversation:
         self._business = business
         self._messages = messages
         self._customers = customers
-        self._history = history
+        self._transcript = transcript
         self._renderer = renderer
         self._gate = gate
         self._guard = guard
@@ -121,7 +109,7 @@ class Conversation:
         if self._takeovers is not None and await self._takeovers.active(phone) is not None:
             # Staff hold this conversation: the texts wait for them in the console, the bot says nothing.
             await self._messages.close_turn([message.id for message in talk], state="staff")
-            await self._history.append(phone, {"role": "user", "content": user_text})
+            await self._transcript.add(phone, {"role": "user", "content": user_text})
             return None
         if normalise(user_text) in STAFF_WORDS:
             await self._customers.flag_for_staff(phone, f"asked for a person ({normalise(user_text)})")
@@ -142,15 +130,15 @@ class Conversation:
             result = await booking.carry_out(context, pending_change)
             return await self._reply(phone, talk, user_text, result.message, "confirmation", [result], "")
 
-        upcoming = await self._upcoming(phone, now)
-        system_prompt = await self._renderer.render("system", self._prompt_values(customer, now, upcoming))
-        earlier = await self.history(phone)
+        facts = self._facts(customer, now, await self._upcoming(phone, now), talk)
+        system_prompt = await self._renderer.render("system", self._prompt_values(facts))
+        earlier = await self._transcript.recent(phone)
         chat: list[ChatMessage] = [
             {"role": "system", "content": system_prompt},
             *({"role": turn["role"], "content": turn["content"]} for turn in earlier),
             {"role": "user", "content": user_text},
         ]
-        raw, engine = await self._ask(chat)
+        raw, engine = await self._ask(chat, facts)
         results = await self._actions.dispatch(parse_actions(raw), context)
         text = compose_reply(strip_actions(raw), results) or await self._apology()
         return await self._reply(phone, talk, user_text, text, engine, results, system_prompt)
@@ -169,14 +157,19 @@ class Conversation:
         """The reply a turn would give `text` from `phone`, with `render` writing the system prompt."""
         customer = await self._customers.by_phone(phone) or Customer(phone=phone, tier="standard")
         now = self._clock()
-        values = self._prompt_values(customer, now, await self._upcoming(phone, now))
+        said = [Message(direction="inbound", body=text, media=[])]
+        facts = self._facts(customer, now, await self._upcoming(phone, now), said)
+        values = self._prompt_values(facts)
         system_prompt = await (render(values) if render else self._renderer.render("system", values))
         chat: list[ChatMessage] = [
             {"role": "system", "content": system_prompt},
-            *({"role": turn["role"], "content": turn["content"]} for turn in await self.history(phone)),
+            *(
+                {"role": turn["role"], "content": turn["content"]}
+                for turn in await self._transcript.recent(phone)
+            ),
             {"role": "user", "content": neutralise(text.strip())},
         ]
-        raw, engine = await self._ask(chat)
+        raw, engine = await self._ask(chat, facts)
         # Only read-only handlers run: nothing is booked, cancelled or flagged.
         context = self._context(phone, customer.id, now, turn_key="dry-run")
         results = await self._actions.rehearse(parse_actions(raw), context)
@@ -219,7 +212,7 @@ class Conversation:
         )
         # Recording the reply closes the turn: from here on no retry asks the LLM or replies again.
         await self._messages.close_turn([message.id for message in talk], state="answered", reply=reply)
-        await self._history.append(
+        await self._transcript.add(
             phone, {"role": "user", "content": user_text}, {"role": "assistant", "content": reply.body}
         )
         await self._sender.deliver(reply)
@@ -251,57 +244,43 @@ class Conversation:
         await self._customers.flag_for_staff(phone, f"auto-replies paused: {reason}")
         log.warning("not auto-replying to %s: %s", mask_phone(phone), reason)
 
-    async def _ask(self, chat: list[ChatMessage]) -> tuple[str, str]:
+    async def _ask(self, chat: list[ChatMessage], facts: TurnFacts) -> tuple[str, str]:
         """The LLM's answer, or the offline engine's when the LLM fails, so the customer still hears back."""
         try:
-            return await self._llm.complete(chat), self._llm.name
+            return await self._llm.complete(chat, facts), self._llm.name
         except LLMError as exc:
             log.warning("LLM failed (%s); answering with %s", exc, self._fallback.name)
-            return await self._fallback.complete(chat), self._fallback.name
+            return await self._fallback.complete(chat, facts), self._fallback.name
 
-    async def _upcoming(self, phone: str, now: datetime) -> list[dict[str, str]]:
-        """The customer's upcoming appointments for the prompt, as `#id service local-start` lines."""
+    async def _upcoming(self, phone: str, now: datetime) -> tuple[Appointment, ...]:
+        """The customer's upcoming appointments; none when the scheduler can't say."""
         try:
             bookings = await self._bookings.upcoming(phone=phone, now=now)
         except BookingRefused as exc:  # the scheduler is down: answer anyway, without the list
             log.warning("could not list appointments: %s", exc)
-            return []
-        zone = self._business.zone
-        return [
-            {"id": b.id, "service": b.service, "start": b.start.astimezone(zone).strftime("%Y-%m-%dT%H:%M")}
-            for b in bookings
-        ]
+            return ()
+        return tuple(Appointment(id=b.id, service=b.service, start=b.start) for b in bookings)
 
-    def _prompt_values(
-        self, customer: Customer, now: datetime, upcoming: list[dict[str, str]]
-    ) -> dict[str, Any]:
-        local_now = now.astimezone(ZoneInfo(customer.timezone or self._business.timezone))
-        return {
-            "business": self._business.template_values(),
-            "customer": {"name": customer.name, "tier": customer.tier, "timezone": customer.timezone},
-            "now": {
-                "iso": local_now.isoformat(timespec="minutes"),
-                "text": local_now.strftime("%A, %B %d, %Y %I:%M %p %Z"),
-            },
-            "appointments": upcoming,
-            "actions": self._actions.describe(),
-        }
+    def _facts(
+        self, customer: Customer, now: datetime, upcoming: tuple[Appointment, ...], said: Sequence[Message]
+    ) -> TurnFacts:
+        words = "\n".join(neutralise(message.body.strip()) for message in said if message.body.strip())
+        attachments = tuple(
+            str(item.get("content_type", "unknown")) for message in said for item in message.media or []
+        )
+        return TurnFacts(
+            now=now,
+            zone=self._business.zone,
+            customer_name=customer.name,
+            customer_tier=customer.tier or "standard",
+            customer_zone=ZoneInfo(customer.timezone) if customer.timezone else None,
+            appointments=upcoming,
+            words=words,
+            attachments=attachments,
+        )
 
-    async def history(self, phone: str) -> list[Turn]:
-        """The remembered turns with this phone, rebuilt from the message log when Redis has none."""
-
-        async def from_sql(size: int) -> list[Turn]:
-            rows = await self._messages.recent(phone, size * 3)
-            # Only the conversation the LLM took part in: keyword texts and their answers stay out.
-            turns: list[Turn] = [
-                {"role": "user" if row.direction == "inbound" else "assistant", "content": row.body}
-                for row in rows
-                if row.body
-                and (row.turn_state in ("answered", "staff") or row.kind in ("reply", "reminder", "staff"))
-            ]
-            return turns[-size:]
-
-        return await self._history.recent(phone, from_sql)
+    def _prompt_values(self, facts: TurnFacts) -> dict[str, Any]:
+        return facts.prompt_values(self._business.template_values(), self._actions.describe())
 
     async def _apology(self) -> str:
         return await self._renderer.render("fallback", {"business": self._business.template_values()})

@@ -14,6 +14,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from assistant.business import Business
 from assistant.keywords import normalise
+from assistant.llm.facts import Appointment, TurnFacts
 from assistant.reminders import lead_text, when_text
 from assistant.segments import SegmentInfo, count_segments, smart_encode
 from prompts.isolated import IsolatedRenderer
@@ -25,7 +26,7 @@ OPT_OUT_TEMPLATES = frozenset({"opt_out", "opt_out_unclear", "help", "opt_in", "
 MODEL_FACING = frozenset({"system"})
 # A draft that renders slower than this would hold up every turn, so it can't be saved.
 SAVE_RENDER_SECONDS = 0.25
-SAMPLE_CUSTOMER = {"name": "Alex Sample", "tier": "standard", "timezone": None}
+SAMPLE_CUSTOMER_NAME = "Alex Sample"
 # "Reply CANCEL", "text us STOP", "respond with 'END'": an instruction followed by the word itself.
 _INSTRUCTION = re.compile(
     r"\b(?:reply|replying|text|txt|send|respond|answer|type|write)\b(?:\s+(?:back|us|with|the\s+word))*"
@@ -79,16 +80,12 @@ def sample_values(
     start = (local + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
     service = business.services[0].name if business.services else "Consultation"
     known: dict[str, dict[str, Any]] = {
-        "system": {
-            "business": plain,
-            "customer": SAMPLE_CUSTOMER,
-            "now": {
-                "iso": local.isoformat(timespec="minutes"),
-                "text": local.strftime("%A, %B %d, %Y %I:%M %p %Z"),
-            },
-            "appointments": [{"id": "42", "service": service, "start": start.strftime("%Y-%m-%dT%H:%M")}],
-            "actions": actions,
-        },
+        "system": TurnFacts(
+            now=now,
+            zone=ZoneInfo(business.timezone),
+            customer_name=SAMPLE_CUSTOMER_NAME,
+            appointments=(Appointment("42", service, start),),
+        ).prompt_values(plain, actions),
         "disclosure": {},
         "reminder": {
             "business": plain,

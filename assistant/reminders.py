@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,8 +19,8 @@ from assistant.clock import Clock
 from assistant.errors import AssistantError
 from assistant.logs import mask_phone
 from assistant.sender import Sender
+from assistant.transcript import Transcript
 from prompts.renderer import PromptRenderer
-from storage.history import ConversationHistory
 from storage.tables import Customer, Message, ReminderSend
 
 log = logging.getLogger(__name__)
@@ -77,12 +77,11 @@ class Reminders:
         sessions: async_sessionmaker[AsyncSession],
         sender: Sender,
         renderer: PromptRenderer,
-        history: ConversationHistory,
+        transcript: Transcript,
         business: Business,
         sender_number: str,
         clock: Clock,
         leads: Sequence[timedelta] = DEFAULT_LEADS,
-        recall: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
         if any(lead <= timedelta(0) for lead in leads):
             raise ValueError("reminder leads must be positive")
@@ -90,13 +89,11 @@ class Reminders:
         self._sessions = sessions
         self._sender = sender
         self._renderer = renderer
-        self._history = history
+        self._transcript = transcript
         self._business = business
         self._sender_number = sender_number
         self._clock = clock
         self._leads = tuple(sorted(set(leads)))  # shortest first
-        # Loads a phone's earlier turns into history (Conversation.history), so the reminder joins them.
-        self._recall = recall
 
     async def send_due(self) -> int:
         """Send every reminder whose moment has passed and record the ones skipped; returns how many went."""
@@ -152,8 +149,6 @@ class Reminders:
                 return 0
             if current.status != "booked" or current.start != booking.start:
                 return 0
-            if self._recall is not None:
-                await self._recall(current.phone)
             message = await self._prepare(current, plan.send, now)
         try:
             async with self._sessions() as session, session.begin():
@@ -177,7 +172,7 @@ class Reminders:
             return 0
         if not await self._sender.deliver(message):
             return 0  # suppressed (opted out), failed, or already taken by recovery
-        await self._history.append(booking.phone, {"role": "assistant", "content": message.body})
+        await self._transcript.add(booking.phone, {"role": "assistant", "content": message.body})
         log.info(
             "sent the %s reminder for appointment %s to %s",
             lead_text(plan.send or timedelta()),

@@ -36,6 +36,7 @@ from assistant.settings import Settings
 from assistant.sms.port import SmsGateway
 from assistant.sms.sandbox import DEFAULT_SENDER, SandboxOutbox
 from assistant.sms.twilio_adapter import TwilioGateway
+from assistant.transcript import Transcript
 from assistant.verification import PhoneVerifier
 from assistant.worker import Worker
 from prompts.renderer import PromptRenderer
@@ -67,7 +68,7 @@ class Runtime:
     customers: CustomerDirectory
     consent: ConsentBook
     bookings: BookingStore
-    history: ConversationHistory
+    transcript: Transcript
     renderer: PromptRenderer
     llm: ChatModel
     offline: OfflineEngine
@@ -135,9 +136,10 @@ async def open_runtime(
         stack.push_async_callback(bookings.aclose)
         messages = MessageLog(sessions, clock=clock)
         customers = CustomerDirectory(sessions, clock=clock)
-        history = ConversationHistory(
+        window = ConversationHistory(
             redis, size=settings.history_size, ttl_seconds=settings.history_ttl_seconds
         )
+        transcript = Transcript(window, messages)
         # Staff-saved template versions (SQL) win over the files, in every process.
         renderer = PromptRenderer(DatabaseTemplateSource(PromptVersions(sessions, redis)))
         actions = default_registry()
@@ -154,7 +156,7 @@ async def open_runtime(
             business=business,
             messages=messages,
             customers=customers,
-            history=history,
+            transcript=transcript,
             renderer=renderer,
             gate=KeywordGate(keywords, consent),
             guard=guard,
@@ -176,12 +178,11 @@ async def open_runtime(
             sessions=sessions,
             sender=sender,
             renderer=renderer,
-            history=history,
+            transcript=transcript,
             business=business,
             sender_number=reminder_from,
             clock=clock,
             leads=settings.reminder_lead_times,
-            recall=conversation.history,
         )
         chat_users, chat = ChatUsers(sessions), ChatLog(sessions)
         presence = Presence(redis, grace_seconds=settings.presence_grace_seconds)
@@ -228,7 +229,7 @@ async def open_runtime(
             customers=customers,
             consent=consent,
             bookings=bookings,
-            history=history,
+            transcript=transcript,
             renderer=renderer,
             llm=llm,
             offline=offline,

@@ -224,3 +224,34 @@ async def test_the_offline_engine_books_too(make_settings, start_app) -> None:
         "Let me book Spin for Tue Nov 24 at 7:00 AM. Booked: Spin, Tue Nov 24 7:00 AM"
     )
     assert after[0]["service"] == "Spin"
+
+
+async def test_the_offline_engine_finds_appointments_whatever_the_system_template_says(
+    make_settings, start_app
+) -> None:
+    """A staff edit of system.j2 that drops the appointment list must not break the fallback."""
+    settings = make_settings()
+    async with start_app(settings, clock=clock) as app:
+        await app.client.post("/sandbox/messages", json={"from": ALICE, "body": "book spin tomorrow at 7am"})
+        await app.settle()
+        versions = app.runtime.renderer.source.versions
+        await versions.save(
+            "system", "You are the assistant for {{ business.name }}. Be brief.", author="staff"
+        )
+        await app.client.post("/sandbox/messages", json={"from": ALICE, "body": "please cancel my spin"})
+        await app.settle()
+        reply = (await app.runtime.messages.listing(phone=ALICE, limit=1))[0]
+    assert reply.body == "Reply YES to cancel Spin, Tue Nov 24 7:00 AM."
+
+
+async def test_the_prompt_labels_each_time_with_its_own_zone(twilio, llm, twilio_settings, start_app) -> None:
+    """The business's time under the business's zone, and the customer's own time beside their zone."""
+    async with start_app(twilio_settings(), clock=clock) as app:
+        await app.runtime.customers.upsert(
+            [{"phone": ALICE, "name": "Alice", "timezone": "America/New_York"}]
+        )
+        llm.reply_with("Hi Alice!")
+        await _say(app, ALICE, "hi")
+    system = llm.requests[-1]["messages"][0]["content"]
+    assert "Time zone: America/Los_Angeles. It is now Monday, November 23, 2026 10:00 AM PST." in system
+    assert "time zone: America/New_York (their time now: Monday, November 23, 2026 01:00 PM EST)." in system

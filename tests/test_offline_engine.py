@@ -9,17 +9,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from assistant.business import Business, load_business
+from assistant.llm.facts import Appointment, TurnFacts
 from assistant.llm.offline import OfflineEngine
 from assistant.llm.port import ChatMessage
 from assistant.llm.when import When, find_when
 
 ZONE = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZONE)  # a Monday morning
-SYSTEM = (
-    "You are the assistant for Acme Fitness.\n"
-    "Upcoming appointments:\n"
-    "- #42 Yoga 2026-11-24T18:00\n"
-    "- #43 Personal Training 2026-11-27T09:00\n"
+UPCOMING = (
+    Appointment("42", "Yoga", datetime(2026, 11, 24, 18, 0, tzinfo=ZONE)),
+    Appointment("43", "Personal Training", datetime(2026, 11, 27, 9, 0, tzinfo=ZONE)),
 )
 TAG = re.compile(r"\[ACTION:[^\]]*\]")
 MOVE_42_FRIDAY = '[ACTION:UPDATE appointment="42" start="2026-11-27T09:00"]'
@@ -35,9 +34,19 @@ def engine(business: Business) -> OfflineEngine:
     return OfflineEngine(business, clock=lambda: NOW)
 
 
-def ask(engine: OfflineEngine, text: str, system: str = SYSTEM) -> str:
-    messages: list[ChatMessage] = [{"role": "system", "content": system}, {"role": "user", "content": text}]
-    return engine.reply(messages)
+def ask(
+    engine: OfflineEngine,
+    text: str,
+    appointments: tuple[Appointment, ...] = UPCOMING,
+    attachments: tuple[str, ...] = (),
+) -> str:
+    """The engine's answer to `text` with these facts (the prompt text is deliberately unhelpful)."""
+    messages: list[ChatMessage] = [
+        {"role": "system", "content": "You are the assistant."},
+        {"role": "user", "content": text},
+    ]
+    facts = TurnFacts(now=NOW, zone=ZONE, appointments=appointments, words=text, attachments=attachments)
+    return engine.reply(messages, facts)
 
 
 @pytest.mark.parametrize(
@@ -98,7 +107,6 @@ def test_booking_line_is_neutral(engine: OfflineEngine) -> None:
         ("change my yoga to thursday", "What time on Thu Nov 26 should I move your Yoga"),
         ("I can't make it to my class", "Which appointment should I cancel?"),
         ("thanks!", "You're welcome"),
-        ("[The customer attached 1 image: image/jpeg]", "Thanks for the picture! A person from our team"),
         ("what's the weather like", "hours, prices, and booking, moving or cancelling"),
     ],
 )
@@ -109,21 +117,27 @@ def test_answers(engine: OfflineEngine, text: str, expected: str) -> None:
     assert "[ACTION" not in reply
 
 
+def test_a_picture_alone_is_acknowledged_and_offers_a_person(engine: OfflineEngine) -> None:
+    reply = ask(engine, "", attachments=("image/jpeg", "image/png"))
+
+    assert reply.startswith("Thanks for the picture! A person from our team")
+
+
 def test_media_with_a_question_answers_the_question(engine: OfflineEngine) -> None:
-    reply = ask(engine, "[The customer attached 1 image: image/jpeg]\nhow much is spin?")
+    reply = ask(engine, "how much is spin?", attachments=("image/jpeg",))
 
     assert reply.startswith("Spin is $18")
 
 
 def test_without_listed_appointments_it_asks_which(engine: OfflineEngine) -> None:
-    reply = ask(engine, "cancel my yoga", system="You are the assistant.")
+    reply = ask(engine, "cancel my yoga", appointments=())
 
     assert "[ACTION" not in reply
     assert "Which one do you mean?" in reply
 
 
 def test_an_appointment_id_works_without_the_list(engine: OfflineEngine) -> None:
-    reply = ask(engine, "reschedule appointment 42 to tomorrow 10am", system="")
+    reply = ask(engine, "reschedule appointment 42 to tomorrow 10am", appointments=())
 
     assert reply == (
         "Let me move your appointment #42 to Tue Nov 24 at 10:00 AM. "
@@ -132,7 +146,8 @@ def test_an_appointment_id_works_without_the_list(engine: OfflineEngine) -> None
 
 
 def test_the_only_appointment_is_picked(engine: OfflineEngine) -> None:
-    reply = ask(engine, "I can't make it to my class", system="- #7 Spin 2026-11-25T07:00")
+    spin = Appointment("7", "Spin", datetime(2026, 11, 25, 7, 0, tzinfo=ZONE))
+    reply = ask(engine, "I can't make it to my class", appointments=(spin,))
 
     assert reply.endswith('[ACTION:CANCEL appointment="7"]')
 
@@ -167,7 +182,6 @@ async def test_complete_is_the_async_port(engine: OfflineEngine) -> None:
         "can't make it",
         "thanks",
         "help me with something",
-        "[The customer attached 2 images: image/png]",
     ],
 )
 def test_replies_are_plain_sms_that_never_claim_success(engine: OfflineEngine, text: str) -> None:

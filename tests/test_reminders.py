@@ -19,7 +19,6 @@ from assistant.reminders import Reminders, lead_text, when_text
 from assistant.runtime import Runtime, open_runtime
 from assistant.settings import Settings
 from storage.database import session_factory
-from storage.history import Turn
 from storage.messages import InboundText
 from storage.tables import Appointment, Message, ReminderSend
 from tests.support.clock import ManualClock as Clock
@@ -83,7 +82,7 @@ def reminders(runtime: Runtime, store: Any, clock: Clock, **kwargs: Any) -> Remi
         sessions=session_factory(runtime.engine),
         sender=runtime.sender,
         renderer=runtime.renderer,
-        history=runtime.history,
+        transcript=runtime.transcript,
         business=runtime.business,
         sender_number=BUSINESS_NUMBER,
         clock=clock,
@@ -153,12 +152,8 @@ async def test_a_reply_to_a_reminder_continues_the_conversation(runtime: Runtime
     clock = Clock(START - timedelta(hours=23))
     store = ListStore()
     store.add(START, booked_at=START - timedelta(days=5))
-    await reminders(runtime, store, clock, recall=runtime.conversation.history).send_due()
-
-    async def nothing(size: int) -> list[Turn]:
-        return []
-
-    remembered = await runtime.history.recent(PHONE, nothing)
+    await reminders(runtime, store, clock).send_due()
+    remembered = await runtime.transcript.recent(PHONE)
     assert remembered[-1] == {"role": "assistant", "content": texts(runtime)[0]}
 
 
@@ -331,7 +326,7 @@ async def test_a_reply_to_a_reminder_reaches_the_llm_with_the_reminder_before_it
         await add_appointment(runtime, booked_at=START - timedelta(days=5))
         assert await runtime.reminders.send_due() == 1  # type: ignore[attr-defined]
         reminder = texts(runtime)[0]
-        await runtime.history.forget(PHONE)  # Redis lost it: the history is rebuilt from SQL
+        await runtime.transcript.forget(PHONE)  # Redis lost it: the history is rebuilt from SQL
         llm.reply_with("See you then!")
         inbound, _ = await runtime.messages.record_inbound(
             InboundText(

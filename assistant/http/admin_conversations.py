@@ -123,7 +123,7 @@ async def _send(console: Console, phone: str, text: str, staff: str) -> str:
         details={"staff": staff},
     )
     await runtime.messages.add_outbound(message)
-    await runtime.history.append(phone, {"role": "assistant", "content": message.body})
+    await runtime.transcript.add(phone, {"role": "assistant", "content": message.body})
     if await runtime.sender.deliver(message):
         return "sent"
     refreshed = await runtime.messages.get(message.id)

@@ -1,12 +1,9 @@
 """The offline engine: deterministic intent rules that answer like the LLM, [ACTION:...] tags included.
 
-It answers when no LLM is configured and when the LLM fails. It reads only the last user message, plus
-the customer's upcoming appointments from the system prompt, which lists each one on its own line as
-
-    - #42 Yoga 2026-11-24T18:00
-
-(a dash, `#` and the appointment id, the service name, the local start as ISO minutes; anything after is
-ignored). The engine cannot see the database, so that list is how "cancel my yoga" finds appointment 42.
+It answers when no LLM is configured and when the LLM fails. It reads the turn's facts, never the
+rendered prompt: what the customer wrote and attached, and their upcoming appointments (that list is how
+"cancel my yoga" finds appointment 42), so a staff edit of the system template cannot break it. Without
+facts (called on its own) it reads the last user message and knows no appointments.
 It never says an action succeeded: the booking handler's result is added to the reply by the caller.
 """
 
@@ -18,13 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from assistant.business import Business, Service
+from assistant.llm.facts import TurnFacts
 from assistant.llm.port import ChatMessage
 from assistant.llm.when import When, find_when
 
-MEDIA_LINE = re.compile(r"^\s*\[The customer attached (?P<what>[^\]]*)\]\s*$", re.MULTILINE | re.IGNORECASE)
-APPOINTMENT_LINE = re.compile(
-    r"^\s*-\s*#(?P<id>\d+)\s+(?P<service>.+?)\s+(?P<start>\d{4}-\d{2}-\d{2}T\d{2}:\d{2})", re.MULTILINE
-)
 APPOINTMENT_ID = re.compile(
     r"(?:#\s*|\b(?:appointment|appt|booking|reservation)\s*(?:#|no\.?|number)?\s*)(?P<id>\d+)\b",
     re.IGNORECASE,
@@ -122,20 +116,25 @@ class OfflineEngine:
             (GREETING, self._greeting),
         )
 
-    async def complete(self, messages: list[ChatMessage]) -> str:
+    async def complete(self, messages: list[ChatMessage], facts: TurnFacts | None = None) -> str:
         """Answer the last user message."""
-        return self.reply(messages)
+        return self.reply(messages, facts)
 
     async def aclose(self) -> None:
         """Nothing to release."""
 
-    def reply(self, messages: list[ChatMessage]) -> str:
+    def reply(self, messages: list[ChatMessage], facts: TurnFacts | None = None) -> str:
         """The synchronous core of `complete`."""
-        user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-        system = "\n".join(m["content"] for m in messages if m["role"] == "system")
-        upcoming = _upcoming(system)
-        media = MEDIA_LINE.findall(user)
-        text = MEDIA_LINE.sub("", user).strip()
+        if facts is None:
+            text = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "").strip()
+            upcoming: list[Upcoming] = []
+            media: list[str] = []
+        else:
+            text, media = facts.words.strip(), list(facts.attachments)
+            # Naive local times, as the customer says them and as action tags are written.
+            upcoming = [
+                Upcoming(id=a.id, service=a.service, start=facts.local(a.start)) for a in facts.appointments
+            ]
         if media and not text:
             return self._media(media)
         for pattern, handler in self._intents:
@@ -282,18 +281,6 @@ def _service_aliases(services: tuple[Service, ...]) -> dict[str, Service]:
         if len(having) == 1 and word not in GENERIC_WORDS:
             aliases.setdefault(word, having[0])
     return aliases
-
-
-def _upcoming(system: str) -> list[Upcoming]:
-    """The appointments the system prompt lists, in the format the module docstring describes."""
-    found: list[Upcoming] = []
-    for match in APPOINTMENT_LINE.finditer(system):
-        try:
-            start = datetime.fromisoformat(match["start"])
-        except ValueError:
-            continue
-        found.append(Upcoming(id=match["id"], service=match["service"].strip(), start=start))
-    return found
 
 
 def _service_line(service: Service) -> str:

@@ -9,6 +9,7 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
 from assistant.errors import LLMError
+from assistant.llm.facts import TurnFacts
 from assistant.llm.port import ChatMessage
 from assistant.settings import ConfigError, Settings
 
@@ -51,8 +52,8 @@ class OpenAIChat:
             max_retries=settings.llm_max_retries,
         )
 
-    async def complete(self, messages: list[ChatMessage]) -> str:
-        """Ask the model for the next assistant message."""
+    async def complete(self, messages: list[ChatMessage], facts: TurnFacts | None = None) -> str:
+        """Ask the model for the next assistant message (the facts are in its system prompt already)."""
         try:
             completion = await self._client.chat.completions.create(
                 model=self.model,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal, Protocol, TypedDict
 
+from assistant.llm.facts import TurnFacts
+
 
 class ChatMessage(TypedDict):
     """One message of a chat-completion conversation."""
@@ -17,8 +19,11 @@ class ChatModel(Protocol):
 
     name: str
 
-    async def complete(self, messages: list[ChatMessage]) -> str:
-        """Return the reply text; raise `assistant.errors.LLMError` when no answer can be had."""
+    async def complete(self, messages: list[ChatMessage], facts: TurnFacts | None = None) -> str:
+        """Return the reply text; raise `assistant.errors.LLMError` when no answer can be had.
+
+        `facts` are the turn's facts as data; an LLM reads them in the system prompt instead.
+        """
         ...
 
     async def aclose(self) -> None:

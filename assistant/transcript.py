@@ -1,0 +1,79 @@
+"""The conversation the model is shown: one owner of the Redis window and its rebuild from the record."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from actions.parser import neutralise
+from storage.history import ConversationHistory, Turn
+from storage.messages import MessageLog
+from storage.tables import Message
+
+# Outbound kinds the model takes part in; keyword answers, notifications and codes stay out.
+CONVERSATIONAL_KINDS = frozenset({"reply", "reminder", "staff"})
+# Inbound texts a turn answered, or that waited for staff during a takeover.
+CONVERSATIONAL_TURN_STATES = frozenset({"answered", "staff"})
+
+
+def customer_text(inbound: Sequence[Message]) -> str:
+    """The burst of texts as one user message: data only, with media mentioned and tags defused."""
+    lines: list[str] = []
+    for message in inbound:
+        if message.body.strip():
+            lines.append(neutralise(message.body.strip()))
+        if message.media:
+            kinds = ", ".join(item.get("content_type", "unknown") for item in message.media)
+            count = len(message.media)
+            lines.append(f"[The customer attached {count} file{'s' if count > 1 else ''}: {kinds}]")
+    return "\n".join(lines) or "(empty message)"
+
+
+def turns_from_record(rows: Sequence[Message]) -> list[Turn]:
+    """The conversation in `rows` (oldest first) exactly as it was shown live: bursts joined, text defused."""
+    turns: list[Turn] = []
+    burst: list[Message] = []
+    for row in rows:
+        if row.direction == "inbound":
+            if row.turn_state in CONVERSATIONAL_TURN_STATES:
+                burst.append(row)
+            continue
+        if row.kind not in CONVERSATIONAL_KINDS or not row.body:
+            continue
+        if burst:
+            turns.append({"role": "user", "content": customer_text(burst)})
+            burst = []
+        turns.append({"role": "assistant", "content": row.body})
+    if burst:
+        turns.append({"role": "user", "content": customer_text(burst)})
+    return turns
+
+
+class Transcript:
+    """What the model remembers of each conversation; every writer adds to it here, after recording.
+
+    Redis keeps a window of the last turns; when it has none (expired, flushed) the window is rebuilt from
+    the message log. A writer's turns are added only to a window that exists: a forgotten one is rebuilt
+    whole on the next read, from a record that already holds them, so no line ever stands alone.
+    """
+
+    def __init__(self, window: ConversationHistory, messages: MessageLog) -> None:
+        self._window = window
+        self._messages = messages
+
+    async def recent(self, phone: str) -> list[Turn]:
+        """The remembered turns with this phone, oldest first."""
+        remembered = await self._window.window(phone)
+        if remembered is not None:
+            return remembered
+        size = self._window.size
+        # Three rows per turn is enough to find `size` turns among keyword texts and bursts.
+        turns = turns_from_record(await self._messages.recent(phone, size * 3))[-size:]
+        await self._window.fill(phone, turns)
+        return turns
+
+    async def add(self, phone: str, *turns: Turn) -> None:
+        """Turns just recorded in the message log (call after the commit)."""
+        await self._window.extend(phone, turns)
+
+    async def forget(self, phone: str) -> None:
+        await self._window.forget(phone)
