@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from actions.booking_backend import Booking, BookingRefused, BookingRequest
 from actions.confirmations import PendingChange
+from actions.parser import ActionCall
 from actions.registry import ActionContext, ActionResult, ActionSpec, Param
-from assistant.bookings.port import Booking, BookingRefused, BookingRequest
 
 
 def _local_start(raw: str) -> datetime:
@@ -97,20 +98,43 @@ async def ask_to_move(context: ActionContext, args: dict[str, Any]) -> ActionRes
     )
 
 
-async def carry_out(context: ActionContext, change: PendingChange) -> ActionResult:
+def confirmation(change: PendingChange) -> ActionCall:
+    """The CONFIRM call that carries out a change the customer said YES to."""
+    args = {"change": change.action, "appointment": change.appointment}
+    if change.start:
+        args["start"] = change.start
+    return ActionCall("CONFIRM", args)
+
+
+async def confirm(context: ActionContext, args: dict[str, Any]) -> ActionResult:
     """Do a change the customer confirmed with YES, for their own appointment only."""
+    action, appointment = args["change"], args["appointment"]
     try:
-        if change.action == "CANCEL":
-            booking = await context.bookings.cancel(phone=context.phone, appointment_id=change.appointment)
+        if action == "CANCEL":
+            booking = await context.bookings.cancel(phone=context.phone, appointment_id=appointment)
             return ActionResult("CANCEL", ok=True, message=f"Cancelled: {_described(context, booking)}.")
+        if "start" not in args:
+            return ActionResult("UPDATE", ok=False, message="What day and time should I move it to?")
         booking = await context.bookings.move(
-            phone=context.phone,
-            appointment_id=change.appointment,
-            start=datetime.fromisoformat(change.start or ""),
+            phone=context.phone, appointment_id=appointment, start=args["start"]
         )
     except BookingRefused as refused:
-        return _refusal(context, change.action, refused)
+        return _refusal(context, action, refused)
     return ActionResult("UPDATE", ok=True, message=f"Moved: {_described(context, booking)}.")
+
+
+def _change(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in ("CANCEL", "UPDATE"):
+        raise ValueError("change must be CANCEL or UPDATE")
+    return value
+
+
+def _aware_start(raw: str) -> datetime:
+    value = datetime.fromisoformat(raw)
+    if value.tzinfo is None:
+        raise ValueError("start must carry its offset")
+    return value
 
 
 SCHEDULE = ActionSpec(
@@ -142,4 +166,17 @@ UPDATE = ActionSpec(
     handler=ask_to_move,
     example='[ACTION:UPDATE appointment="42" start="2026-11-24T09:00"]',
     on_invalid="Which appointment would you like to move, and to what day and time?",
+)
+# Never offered to the model: the service calls it when the customer answers YES to one of the above.
+CONFIRM = ActionSpec(
+    name="CONFIRM",
+    purpose="Carry out a cancel or move the customer confirmed with YES",
+    params={
+        "change": Param("CANCEL or UPDATE", parse=_change),
+        "appointment": Param("the appointment asked about", parse=_appointment_id),
+        "start": Param("UPDATE: the new start, with its offset", required=False, parse=_aware_start),
+    },
+    handler=confirm,
+    on_invalid="Sorry, I couldn't do that. Could you tell me again what you'd like to change?",
+    offered=False,
 )

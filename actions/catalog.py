@@ -7,4 +7,6 @@ from actions.registry import ActionRegistry
 
 
 def default_registry() -> ActionRegistry:
-    return ActionRegistry([booking.SCHEDULE, booking.UPDATE, booking.CANCEL, info.SPEC, handoff.SPEC])
+    return ActionRegistry(
+        [booking.SCHEDULE, booking.UPDATE, booking.CANCEL, info.SPEC, handoff.SPEC, booking.CONFIRM]
+    )

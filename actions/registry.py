@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
+from actions.booking_backend import BookingStore
 from actions.confirmations import PendingConfirmations
 from actions.parser import ActionCall
-from assistant.bookings.port import BookingStore
-from assistant.business import Business
 from storage.customers import CustomerDirectory
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,35 @@ class Param:
     parse: Callable[[str], Any] = str  # raises ValueError on a bad value
 
 
+class ServiceFacts(Protocol):
+    """A bookable service, as handlers read it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def price(self) -> float: ...
+    @property
+    def duration_minutes(self) -> int: ...
+
+
+class BusinessFacts(Protocol):
+    """What handlers read about the business (the business file's `Business` is one)."""
+
+    @property
+    def zone(self) -> ZoneInfo: ...
+    @property
+    def services(self) -> Sequence[ServiceFacts]: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def website(self) -> str | None: ...
+
+    def describe_time(self, moment: datetime) -> str: ...
+    def hours_summary(self) -> list[str]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ActionContext:
     """What a handler may touch: the texting customer's own identity and the services handed in."""
@@ -34,7 +63,7 @@ class ActionContext:
     phone: str
     customer_id: int | None
     now: datetime
-    business: Business
+    business: BusinessFacts
     customers: CustomerDirectory
     bookings: BookingStore
     confirmations: PendingConfirmations
@@ -76,6 +105,8 @@ class ActionSpec:
     on_invalid: str = ""
     # Changes nothing (only reads), so a dry run may call it for real.
     read_only: bool = False
+    # False: only the service calls it (carrying out a customer's YES), never the model's tags.
+    offered: bool = True
 
 
 class ActionRegistry:
@@ -116,10 +147,27 @@ class ActionRegistry:
         return spec, parsed
 
     async def dispatch(self, calls: list[ActionCall], context: ActionContext) -> list[ActionResult]:
-        """Run each valid call in order; unknown names are dropped, invalid ones become failed results."""
+        """Run the model's valid calls in order; unknown names are dropped, invalid ones become failures."""
+        return await self._run(calls, context, rehearsal=False, trusted=False)
+
+    async def rehearse(self, calls: list[ActionCall], context: ActionContext) -> list[ActionResult]:
+        """Like `dispatch`, but only read-only handlers run; the others are validated and described."""
+        return await self._run(calls, context, rehearsal=True, trusted=False)
+
+    async def call(self, call: ActionCall, context: ActionContext) -> ActionResult:
+        """Run one call the service makes itself (a customer's YES), through the same validation."""
+        if call.name not in self._specs:
+            raise ValueError(f"unknown action {call.name}")
+        (result,) = await self._run([call], context, rehearsal=False, trusted=True)
+        return result
+
+    async def _run(
+        self, calls: list[ActionCall], context: ActionContext, *, rehearsal: bool, trusted: bool
+    ) -> list[ActionResult]:
         results: list[ActionResult] = []
         for call in calls:
-            if call.name not in self._specs:
+            spec = self._specs.get(call.name)
+            if spec is None or not (spec.offered or trusted):
                 log.warning("ignored unknown action %s", call.name)
                 continue
             try:
@@ -127,36 +175,14 @@ class ActionRegistry:
             except ValueError as exc:
                 log.info("rejected action: %s", exc)
                 results.append(
-                    ActionResult(
-                        call.name,
-                        ok=False,
-                        message=self._specs[call.name].on_invalid,
-                        data={"error": str(exc)},
-                    )
-                )
-                continue
-            results.append(await spec.handler(context, args))
-        return results
-
-    async def rehearse(self, calls: list[ActionCall], context: ActionContext) -> list[ActionResult]:
-        """Like `dispatch`, but only read-only handlers run; the others are validated and described."""
-        results: list[ActionResult] = []
-        for call in calls:
-            if call.name not in self._specs:
-                continue
-            try:
-                spec, args = self.validate(call)
-            except ValueError as exc:
-                spec = self._specs[call.name]
-                results.append(
                     ActionResult(call.name, ok=False, message=spec.on_invalid, data={"error": str(exc)})
                 )
                 continue
-            if spec.read_only:
-                results.append(await spec.handler(context, args))
-            else:
+            if rehearsal and not spec.read_only:
                 shown = {key: str(value) for key, value in args.items()}
                 results.append(ActionResult(call.name, ok=True, data={"dry_run": True, "args": shown}))
+                continue
+            results.append(await spec.handler(context, args))
         return results
 
     def describe(self) -> list[dict[str, Any]]:
@@ -172,4 +198,5 @@ class ActionRegistry:
                 "example": spec.example,
             }
             for spec in self._specs.values()
+            if spec.offered
         ]

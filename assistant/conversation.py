@@ -10,10 +10,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from actions import booking
+from actions.booking_backend import BookingRefused, BookingStore
 from actions.confirmations import AFFIRMATIVES, PendingChange, PendingConfirmations
 from actions.parser import neutralise, parse_actions, strip_actions
 from actions.registry import ActionContext, ActionRegistry, ActionResult
-from assistant.bookings.port import BookingRefused, BookingStore
 from assistant.business import Business
 from assistant.clock import Clock
 from assistant.errors import LLMError
@@ -127,7 +127,7 @@ class Conversation:
         if pending_change is None and affirmed:
             pending_change = await self._asked_in_last_reply(phone, now)
         if pending_change is not None and affirmed:
-            result = await booking.carry_out(context, pending_change)
+            result = await self._actions.call(booking.confirmation(pending_change), context)
             return await self._reply(phone, talk, user_text, result.message, "confirmation", [result], "")
 
         facts = self._facts(customer, now, await self._upcoming(phone, now), talk)

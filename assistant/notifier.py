@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from redis.asyncio import Redis
-from redis.exceptions import LockError
 from sqlalchemy.exc import IntegrityError
 
 from assistant.clock import Clock
@@ -20,6 +19,7 @@ from prompts.renderer import PromptRenderer
 from storage.chat import PENDING, ChatLog, CoverageLost
 from storage.chat_tables import ChatMessage, ChatUser, NotificationDecision
 from storage.chat_users import ChatUsers
+from storage.locks import Busy, held
 from storage.messages import MessageLog
 from storage.presence import Presence
 from storage.tables import Message
@@ -89,16 +89,11 @@ class Notifier:
 
     @asynccontextmanager
     async def _locked(self, recipient_id: str) -> AsyncIterator[None]:
-        lock = self._redis.lock(f"chat-notify:{recipient_id}", timeout=LOCK_SECONDS, blocking_timeout=10)
-        if not await lock.acquire():
-            raise NotifierBusy("the recipient is busy; try again")
         try:
-            yield
-        finally:
-            try:
-                await lock.release()
-            except LockError:
-                log.warning("a notification lock expired before its work ended")
+            async with held(self._redis, f"chat-notify:{recipient_id}", timeout=LOCK_SECONDS, wait=10):
+                yield
+        except Busy:
+            raise NotifierBusy("the recipient is busy; try again") from None
 
     async def post(self, posted: Posted, idempotency_key: str | None = None) -> Outcome:
         """Store the message and its decision together, then send; a repeated key gets the first outcome."""

@@ -13,10 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from assistant.bookings.port import Booking, BookingRefused, BookingStore
+from actions.booking_backend import Booking, BookingRefused, BookingStore
 from assistant.business import Business
 from assistant.clock import Clock
-from assistant.errors import AssistantError
 from assistant.logs import mask_phone
 from assistant.sender import Sender
 from assistant.transcript import Transcript
@@ -102,7 +101,7 @@ class Reminders:
         now = self._clock()
         try:
             bookings = await self._bookings.listing()
-        except AssistantError as exc:
+        except BookingRefused as exc:
             log.warning("reminders: booking backend unavailable (%s); trying again next sweep", exc)
             return 0
         due = [

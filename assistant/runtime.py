@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from actions.booking_backend import BookingStore
 from actions.catalog import default_registry
 from actions.confirmations import PendingConfirmations
 from actions.registry import ActionRegistry
 from assistant.bookings import booking_store
-from assistant.bookings.port import BookingStore
 from assistant.business import Business, load_business
 from assistant.clock import Clock, system_clock
 from assistant.conversation import Conversation

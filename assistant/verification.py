@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -12,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import LockError
 
 from assistant.clock import Clock
 from assistant.logs import mask_phone
@@ -20,6 +18,7 @@ from assistant.sender import Sender
 from prompts.renderer import PromptRenderer
 from storage.chat_tables import ChatUser, PhoneVerification
 from storage.chat_users import ChatUsers, UserChange
+from storage.locks import Busy, held
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +72,15 @@ class PhoneVerifier:
 
     async def save_user(self, external_id: str, fields: dict[str, object]) -> tuple[UserChange, str | None]:
         """Save a user's profile, texting a code when an opted-in phone is new or changed: "code_sent"."""
-        lock = self._redis.lock(f"chat-user:{external_id}", timeout=LOCK_SECONDS, blocking_timeout=10)
-        if not await lock.acquire():
-            raise UserBusy("the user is being changed by another request; try again")
         try:
-            # Under the lock, so two racing PUTs can't both find no code waiting and text two codes.
-            change = await self._users.save(external_id, fields, self._clock())
-            if not change.needs_code:
-                return change, None
-            return change, "code_sent" if await self.send_code(change.user) else "code_not_sent"
-        finally:
-            with contextlib.suppress(LockError):
-                await lock.release()
+            async with held(self._redis, f"chat-user:{external_id}", timeout=LOCK_SECONDS, wait=10):
+                # Under the lock, so two racing PUTs can't both find no code waiting and text two codes.
+                change = await self._users.save(external_id, fields, self._clock())
+                if not change.needs_code:
+                    return change, None
+                return change, "code_sent" if await self.send_code(change.user) else "code_not_sent"
+        except Busy:
+            raise UserBusy("the user is being changed by another request; try again") from None
 
     async def send_code(self, user: ChatUser) -> bool:
         """Text a fresh code to the user's phone; False when it could not go (opted out, or refused)."""

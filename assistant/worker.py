@@ -7,8 +7,7 @@ import contextlib
 import logging
 
 from redis.asyncio import Redis
-from redis.asyncio.lock import Lock
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import RedisError
 
 from assistant.clock import Clock
 from assistant.conversation import Conversation
@@ -17,6 +16,7 @@ from assistant.logs import mask_phone
 from assistant.reminders import Reminders
 from assistant.sender import Sender
 from storage.heartbeats import BEAT_SECONDS, Heartbeats
+from storage.locks import Busy, held
 from storage.messages import AlreadyAnswered, MessageLog
 from storage.turn_queue import TurnJob, TurnQueue
 
@@ -148,34 +148,22 @@ class Worker:
 
     async def answer_phone(self, phone: str) -> None:
         """Answer everything this phone has pending, a burst at a time, holding the phone's lock."""
-        lock = self._redis.lock(f"turn-lock:{phone}", timeout=self._lease, blocking_timeout=self._lease)
-        if not await lock.acquire():
-            raise TimeoutError(f"phone {mask_phone(phone)} stayed locked for a whole lease")
-        keeper = asyncio.create_task(self._keep_locked(lock))
         try:
-            while pending := await self._messages.pending_for(phone):
-                # Let a burst of texts settle so it is answered as one turn.
-                quiet_for = (self._clock() - pending[-1].created_at).total_seconds()
-                if quiet_for < self._burst_window:
-                    await asyncio.sleep(self._burst_window - quiet_for)
-                    continue
-                try:
-                    await self._conversation.answer(phone, pending)
-                except AlreadyAnswered:
-                    log.info("turn for %s was answered elsewhere", mask_phone(phone))
-        finally:
-            keeper.cancel()
-            try:
-                await lock.release()
-            except LockError:
-                log.warning("lock for %s expired before the turn ended", mask_phone(phone))
+            async with held(
+                self._redis, f"turn-lock:{phone}", timeout=self._lease, wait=self._lease, renew=True
+            ):
+                await self._answer_pending(phone)
+        except Busy:
+            raise TimeoutError(f"phone {mask_phone(phone)} stayed locked for a whole lease") from None
 
-    async def _keep_locked(self, lock: Lock) -> None:
-        """Renew the phone's lock while its turns run, so a slow LLM never lets a second worker in."""
-        while True:
-            await asyncio.sleep(self._lease / 3)
+    async def _answer_pending(self, phone: str) -> None:
+        while pending := await self._messages.pending_for(phone):
+            # Let a burst of texts settle so it is answered as one turn.
+            quiet_for = (self._clock() - pending[-1].created_at).total_seconds()
+            if quiet_for < self._burst_window:
+                await asyncio.sleep(self._burst_window - quiet_for)
+                continue
             try:
-                await lock.reacquire()
-            except (LockError, RedisError) as exc:
-                log.warning("could not renew a turn lock: %s", exc)
-                return
+                await self._conversation.answer(phone, pending)
+            except AlreadyAnswered:
+                log.info("turn for %s was answered elsewhere", mask_phone(phone))

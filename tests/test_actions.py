@@ -99,3 +99,18 @@ def test_a_failed_action_replaces_the_models_words() -> None:
     assert compose_reply("Here you go.", [done]) == "Here you go. Our hours: 9-5."
     silent = ActionResult("INFO", ok=False)
     assert compose_reply("We open at 9.", [silent]) == "We open at 9."
+
+
+async def test_the_model_cannot_confirm_a_change_itself() -> None:
+    """CONFIRM carries out a customer's YES: a tag in the model's reply is dropped, and never offered."""
+    call = ActionCall("CONFIRM", {"change": "CANCEL", "appointment": "42"})
+    # The context has no booking backend: running the handler would raise, so nothing ran.
+    assert await default_registry().dispatch([call], _context(None)) == []
+    assert await default_registry().rehearse([call], _context(None)) == []
+    assert "CONFIRM" not in [action["name"] for action in default_registry().describe()]
+
+
+async def test_a_confirmation_is_validated_like_any_action() -> None:
+    call = ActionCall("CONFIRM", {"change": "DROP TABLE", "appointment": "42"})
+    result = await default_registry().call(call, _context(None))
+    assert not result.ok and "change must be CANCEL or UPDATE" in result.data["error"]

@@ -12,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from assistant.bookings.port import Booking, BookingRefused, BookingRequest
+from actions.booking_backend import Booking, BookingRefused, BookingRequest
 from assistant.bookings.remote import HttpBookingStore
 from tests.emulators.scheduler import DEFAULT_TOKEN, SchedulerEmulator
 from tests.emulators.server import free_port, serve_in_thread

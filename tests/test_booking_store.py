@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from actions.booking_backend import Booking, BookingRefused, BookingRequest
 from assistant.bookings.builtin import SqlBookingStore
-from assistant.bookings.port import Booking, BookingRefused, BookingRequest
 from assistant.business import Business, Service, load_business
 from storage.database import create_engine, session_factory
 from storage.tables import Appointment

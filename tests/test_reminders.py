@@ -12,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from actions.booking_backend import Booking, BookingRefused
 from assistant import settings as settings_module
-from assistant.bookings.port import Booking, BookingRefused
 from assistant.business import load_business
 from assistant.reminders import Reminders, lead_text, when_text
 from assistant.runtime import Runtime, open_runtime

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from actions.booking_backend import BookingStore
 from assistant.bookings.builtin import SqlBookingStore
-from assistant.bookings.port import BookingStore
 from assistant.bookings.remote import HttpBookingStore
 from assistant.business import Business
 from assistant.clock import Clock

@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from assistant.bookings.port import Booking, BookingRefused, BookingRequest
+from actions.booking_backend import Booking, BookingRefused, BookingRequest
 from assistant.business import Business, Service
 from assistant.clock import Clock
 from storage.locks import hold_write_lock

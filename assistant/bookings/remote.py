@@ -34,7 +34,7 @@ from typing import Any, TypeVar, cast
 
 import httpx
 
-from assistant.bookings.port import Booking, BookingRefused, BookingRequest, Refusal
+from actions.booking_backend import Booking, BookingRefused, BookingRequest, Refusal
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-from assistant.errors import AssistantError
-
 Refusal = Literal[
     "unknown_service",  # no such service
     "in_past",  # the start is not in the future
@@ -33,7 +31,7 @@ class Booking:
     created_at: datetime | None = None
 
 
-class BookingRefused(AssistantError):
+class BookingRefused(Exception):
     """The backend said no; `alternatives` are the nearest free starts when it has any."""
 
     def __init__(self, reason: Refusal, message: str, alternatives: list[datetime] | None = None) -> None:
