@@ -30,10 +30,13 @@ chromium:
 		&& apt-get install -y -q chromium >/dev/null 2>&1; }); } \
 		|| echo "NOTE: no Chromium (apt-get install chromium): the browser tests will be skipped"
 
+# Speed figures in one JSON file (PostgreSQL + Redis from TEST_DATABASE_URL / TEST_REDIS_URL, as in .ci/run).
+BENCH_JSON ?= bench-results.json
 bench: $(STAMP)
-	$(BIN)/python -m bench.webhook_latency
-	$(BIN)/python -m bench.scale_check
-	$(BIN)/python -m bench.keyword_gate
+	rm -f $(BENCH_JSON)
+	$(BIN)/python -m bench.webhook_throughput --json $(BENCH_JSON)
+	$(BIN)/python -m bench.turns --json $(BENCH_JSON)
+	$(BIN)/python -m bench.report $(BENCH_JSON)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

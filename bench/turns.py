@@ -164,8 +164,8 @@ def main() -> int:
     parser.add_argument("--json", default="bench-results.json", help="where to add the figures")
     options = parser.parse_args()
     if not (backends.postgres_available() and backends.redis_available()):
-        print("needs PostgreSQL (TEST_DATABASE_URL) and Redis (TEST_REDIS_URL): skipped", file=sys.stderr)
-        return 2
+        print("turn figures skipped: they need PostgreSQL (TEST_DATABASE_URL) and Redis (TEST_REDIS_URL)")
+        return 0
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="turn-bench-") as tmp:
         if options.only in (None, "cpu"):

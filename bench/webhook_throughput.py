@@ -3,9 +3,10 @@
     python -m bench.webhook_throughput [--seconds 10] [--connections 64] [--json bench-results.json]
 
 Each request is a new signed MessageSid, as Twilio sends them. The load comes from wrk (Debian's `wrk`)
-when it is installed, cycling through pre-signed bodies. Three servers are measured one after another:
-a bare Starlette app that parses the form and answers TwiML (the baseline), `serve --no-worker` on
-PostgreSQL + Redis (when TEST_DATABASE_URL and a Redis server are there), and the embedded default.
+when it is installed, else from two processes of aiohttp clients, cycling through pre-signed bodies.
+Three servers are measured one after another: a bare Starlette app that parses the form and answers
+TwiML (the baseline), `serve --no-worker` on PostgreSQL + Redis (when TEST_DATABASE_URL and a Redis
+server are there), and the embedded default.
 Figures are printed and written to the JSON file as ratios against the baseline of the same run.
 """
 
@@ -116,6 +117,73 @@ def wrk_script(bodies: list[tuple[str, str]], workdir: Path) -> Path:
     return path
 
 
+def _client_process(
+    url: str, bodies: list[tuple[str, str]], seconds: float, connections: int, out: Any
+) -> None:
+    """One load process: `connections` loops posting in turn until time is up; sends back its figures."""
+    import asyncio
+
+    import aiohttp
+
+    async def load() -> tuple[int, int, list[float]]:
+        done, refused, latencies = 0, 0, []
+        deadline = time.monotonic() + seconds
+        connector = aiohttp.TCPConnector(limit=connections)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def loop(offset: int) -> None:
+                nonlocal done, refused
+                n = offset
+                while time.monotonic() < deadline:
+                    body, signature = bodies[n % len(bodies)]
+                    n += connections
+                    headers = {
+                        "Content-Type": "application/x-www-form-urlencoded",
+                        "X-Twilio-Signature": signature,
+                    }
+                    started = time.monotonic()
+                    async with session.post(url + PATH, data=body, headers=headers) as response:
+                        await response.read()
+                        refused += response.status != 200
+                    latencies.append(time.monotonic() - started)
+                    done += 1
+
+            await asyncio.gather(*(loop(offset) for offset in range(connections)))
+        return done, refused, latencies
+
+    out.send(asyncio.run(load()))
+    out.close()
+
+
+def run_python_load(
+    url: str, bodies: list[tuple[str, str]], *, seconds: int, connections: int, processes: int = 2
+) -> dict[str, float]:
+    """The wrk figures from `processes` aiohttp client processes, where wrk is not installed."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    pipes, workers = [], []
+    for index in range(processes):
+        receive, send = context.Pipe(duplex=False)
+        share = bodies[index::processes]
+        worker = context.Process(
+            target=_client_process, args=(url, share, seconds, connections // processes, send)
+        )
+        worker.start()
+        pipes.append(receive)
+        workers.append(worker)
+    results = [pipe.recv() for pipe in pipes]
+    for worker in workers:
+        worker.join()
+    latencies = sorted(latency for _, _, part in results for latency in part)
+    total = sum(done for done, _, _ in results)
+    return {
+        "requests_per_second": total / seconds,
+        "p99_ms": latencies[int(0.99 * (len(latencies) - 1))] * 1000 if latencies else 0.0,
+        "not_200": sum(refused for _, refused, _ in results),
+    }
+
+
 def run_wrk(url: str, script: Path, *, seconds: int, connections: int) -> dict[str, float]:
     """Requests per second, the p99 latency in ms, and any non-2xx answers."""
     done = subprocess.run(
@@ -177,8 +245,9 @@ def product_env(**values: str) -> dict[str, str]:
 
 
 def measure(name: str, args: list[str], env: dict[str, str], workdir: Path, port: int, **load: Any) -> dict:
+    script, bodies = load.pop("script"), load.pop("bodies")
     with server(args, env, workdir, port) as url:
-        figures = run_wrk(url, load.pop("script"), **load)
+        figures = run_wrk(url, script, **load) if script else run_python_load(url, bodies, **load)
     print(f"{name:<28} {figures['requests_per_second']:>9.0f} req/s   p99 {figures['p99_ms']:>7.1f} ms")
     if figures["not_200"]:
         raise RuntimeError(f"{name}: {figures['not_200']} answers were not 200: the figures mean nothing")
@@ -192,16 +261,24 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10, help="how long each server is loaded")
     parser.add_argument("--connections", type=int, default=64, help="concurrent connections")
     parser.add_argument("--json", default="bench-results.json", help="where to add the figures")
+    parser.add_argument(
+        "--load", choices=["wrk", "python"], help="the load generator (default: wrk if found)"
+    )
     options = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("needs wrk (apt-get install wrk)", file=sys.stderr)
-        return 2
+    generator = options.load or ("wrk" if shutil.which("wrk") else "python")
     load = {"seconds": options.seconds, "connections": options.connections}
-    results: dict[str, Any] = {"connections": options.connections, "seconds": options.seconds}
+    results: dict[str, Any] = {
+        "connections": options.connections,
+        "seconds": options.seconds,
+        "load_generator": generator,
+        "cpus": os.cpu_count(),
+    }
     python = [sys.executable]
     with tempfile.TemporaryDirectory(prefix="webhook-bench-") as tmp:
         workdir = Path(tmp)
-        script = wrk_script(signed_bodies(options.seconds * 8000), workdir)
+        bodies = signed_bodies(options.seconds * 8000)
+        load["bodies"] = bodies
+        load["script"] = wrk_script(bodies, workdir) if generator == "wrk" else None
         (workdir / "bare.py").write_text(BARE_APP)
         bare_args = [
             *python,
@@ -214,13 +291,13 @@ def main() -> int:
             "warning",
         ]
         bare_env = {**os.environ, "PYTHONPATH": str(workdir)}
-        bare = measure("bare Starlette", bare_args, bare_env, workdir, port, script=script, **load)
+        bare = measure("bare Starlette", bare_args, bare_env, workdir, port, **load)
         results["bare_starlette"] = bare
 
         def project(name: str, key: str, extra: list[str], **env: str) -> None:
             port = free_port()
             args = [*python, "-m", "assistant", "serve", "--port", str(port), *extra]
-            figures = measure(name, args, product_env(**env), workdir, port, script=script, **load)
+            figures = measure(name, args, product_env(**env), workdir, port, **load)
             figures["ratio_to_bare"] = round(figures["requests_per_second"] / bare["requests_per_second"], 3)
             results[key] = figures
 

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from storage.messages import InboundText
 from storage.tables import Message
 from tests.conftest import BUSINESS_NUMBER
+from tests.support.waiting import eventually
 
 OPT_OUT_SPELLINGS = [
     "STOP",
@@ -207,7 +208,12 @@ async def test_stop_takes_effect_before_the_webhook_answers_and_is_confirmed_onc
         texts_by_then = len(twilio.messages)
         clock.advance(seconds=5)
         await app.settle()
-        ledger = await app.runtime.consent.export(history=True)
+        # The confirmation's SID is tied to the ledger entry just after Twilio accepted it.
+        ledger = await eventually(
+            lambda: app.runtime.consent.export(history=True),
+            until=lambda rows: bool(rows and rows[0]["confirmation_sid"]),
+            what="the confirmation's SID in the ledger",
+        )
 
     assert [answer.status_code for answer in answers] == [200, 200]
     assert opted_out_at_once and texts_by_then == 0  # in effect before any worker looked at it
