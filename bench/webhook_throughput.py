@@ -206,15 +206,16 @@ def run_wrk(url: str, script: Path, *, seconds: int, connections: int) -> dict[s
 
 @contextmanager
 def server(args: list[str], env: dict[str, str], workdir: Path, port: int) -> Iterator[str]:
-    process = subprocess.Popen(args, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    """The server on `port`; its output goes to a file (a pipe nobody reads would fill and block it)."""
+    log_path = workdir / f"server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(args, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     try:
         while True:
             if process.poll() is not None:
-                raise RuntimeError(
-                    f"{args} exited: {process.stderr.read().decode() if process.stderr else ''}"
-                )
+                raise RuntimeError(f"{args} exited: {log_path.read_text()[-2000:]}")
             try:
                 httpx.get(url + "/", timeout=1)
                 break

@@ -42,7 +42,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     app = create_app(settings, on_worker_stopped=worker_stopped)
     # The signature check reads X-Forwarded-* itself, from trusted proxies only; uvicorn must not rewrite.
-    config = uvicorn.Config(app, host=args.host, port=args.port, proxy_headers=False, log_config=None)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        proxy_headers=False,
+        log_config=None,
+        access_log=settings.access_log,
+    )
     server = uvicorn.Server(config)
     _tune_gc()
     server.run()
