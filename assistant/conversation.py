@@ -235,8 +235,9 @@ class Conversation:
             phone=phone, text=text, kind=handled.reply, sender=message.to_number
         )
         await self._messages.close_turn([message.id], state="gated", reply=reply)
-        if await self._sender.deliver(reply) and handled.change is not None:
-            await self._gate.confirmation_sent(handled.change, reply.sid)
+        delivery = await self._sender.deliver(reply)
+        if delivery.sent and handled.change is not None:
+            await self._gate.confirmation_sent(handled.change, delivery.sid)
 
     async def _hold(self, phone: str, inbound: Sequence[Message], reason: str, state: str = "held") -> None:
         """Stop auto-replying: close the turn without an answer and ask staff to look."""

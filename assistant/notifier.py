@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from assistant.clock import Clock
 from assistant.notification_texts import NotificationTexts
 from assistant.notifications import Decision, NotificationPolicy
-from assistant.sender import CARRIER_OPTED_OUT, Sender
+from assistant.sender import Sender
 from prompts.renderer import PromptRenderer
 from storage.chat import PENDING, ChatLog, CoverageLost
 from storage.chat_tables import ChatMessage, ChatUser, NotificationDecision
@@ -227,18 +227,19 @@ class Notifier:
 
     async def _deliver(self, row: NotificationDecision, sms: Message) -> bool:
         """Send through the one send path, then record the SID, or why no text went after all."""
-        sent = await self._sender.deliver(sms)
-        current = await self._messages.get(sms.id)
-        if sent or (current is not None and current.sid):
-            row.sms_sid = sms.sid if sent else current.sid  # type: ignore[union-attr]
-        elif current is not None and (
-            current.status == "suppressed" or current.error_code == CARRIER_OPTED_OUT
-        ):
+        delivery = await self._sender.deliver(sms)
+        if delivery.sent:
+            row.sms_sid = delivery.sid
+        elif delivery.opted_out:
             # STOP arrived between the decision and the send, or the carrier says the number opted out.
             row.status, row.reason = "skipped", "opted_out"
-        elif current is not None and current.status == "failed":
+        elif delivery.outcome == "failed":
             row.status, row.reason = "failed", "send_failed"
         else:
-            return False  # another process is sending it right now (recovery); it records the SID
+            # Taken by another process (recovery): if it has sent the text already, record its SID.
+            current = await self._messages.get(sms.id)
+            if current is None or not current.sid:
+                return False
+            row.sms_sid = current.sid
         await self._chat.settle_send(row.id, status=row.status, reason=row.reason, sid=row.sms_sid)
-        return sent
+        return delivery.sent

@@ -169,7 +169,7 @@ class Reminders:
             return 0
         if message is None:
             return 0
-        if not await self._sender.deliver(message):
+        if not (await self._sender.deliver(message)).sent:
             return 0  # suppressed (opted out), failed, or already taken by recovery
         await self._transcript.add(booking.phone, {"role": "assistant", "content": message.body})
         log.info(

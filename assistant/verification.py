@@ -108,7 +108,7 @@ class PhoneVerifier:
             created_at=now,
         )
         await self._users.add_code(row, sms)
-        if not await self._sender.deliver(sms):
+        if not (await self._sender.deliver(sms)).sent:
             await self._users.expire_code(row.id, now)
             log.info("verification code to %s was not sent", mask_phone(user.phone))
             return False

@@ -192,7 +192,7 @@ async def test_a_reply_queued_before_stop_is_not_sent_after_it(
         await app.runtime.conversation.answer(phone, [stop])
         delivered = await app.runtime.sender.deliver(queued)
         stored = await app.runtime.messages.get(queued.id)
-    assert not delivered and stored.status == "suppressed"
+    assert delivered.outcome == "suppressed" and stored.status == "suppressed"
     assert [body for body in _bodies(twilio, phone) if "class starts" in body] == []
     assert "no more texts" in _bodies(twilio, phone)[-1]
 

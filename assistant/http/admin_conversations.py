@@ -124,10 +124,8 @@ async def _send(console: Console, phone: str, text: str, staff: str) -> str:
     )
     await runtime.messages.add_outbound(message)
     await runtime.transcript.add(phone, {"role": "assistant", "content": message.body})
-    if await runtime.sender.deliver(message):
-        return "sent"
-    refreshed = await runtime.messages.get(message.id)
-    return "suppressed" if refreshed is not None and refreshed.status == "suppressed" else "failed"
+    delivery = await runtime.sender.deliver(message)
+    return delivery.outcome if delivery.outcome in ("sent", "suppressed") else "failed"
 
 
 async def optouts(request: Request) -> Response:
