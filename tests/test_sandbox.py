@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from storage.database import create_engine
@@ -143,9 +145,11 @@ async def test_readiness_says_when_no_worker_is_running(make_settings, start_app
 
 async def test_readiness_fails_when_the_database_is_gone(make_settings, start_app) -> None:
     async with start_app(make_settings()) as app:
-        working = app.runtime.engine
-        app.runtime.engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")  # nothing listens
+        state = app.app.state
+        working = state.ops
+        gone = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")  # nothing listens
+        state.ops = dataclasses.replace(working, engine=gone)
         ready = await app.client.get("/readyz")
-        await app.runtime.engine.dispose()
-        app.runtime.engine = working
+        await gone.dispose()
+        state.ops = working
     assert ready.status_code == 503 and ready.json()["database"].startswith("error")

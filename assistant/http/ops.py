@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from assistant.clock import Clock
 from assistant.runtime import Runtime
 from storage.heartbeats import Heartbeats
+from storage.messages import MessageLog
 
 NO_WORKER = "no worker is running: texts wait until one starts (sms-assistant worker)"
+
+
+@dataclass(frozen=True, slots=True)
+class Ops:
+    """What the health endpoints read, built once in the app's lifespan."""
+
+    engine: AsyncEngine
+    messages: MessageLog
+    heartbeats: Heartbeats
+    clock: Clock
+
+    @classmethod
+    def of(cls, runtime: Runtime) -> Ops:
+        heartbeats = Heartbeats(runtime.redis, clock=runtime.clock)
+        return cls(runtime.engine, runtime.messages, heartbeats, runtime.clock)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -24,19 +43,19 @@ async def readyz(request: Request) -> JSONResponse:
 
     A web process takes webhooks without a worker, so a missing worker is reported, not counted as unready.
     """
-    runtime: Runtime = request.app.state.runtime
+    ops: Ops = request.app.state.ops
     body: dict[str, Any] = {}
     try:
-        async with runtime.engine.connect() as connection:
+        async with ops.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-        waiting, oldest = await runtime.messages.waiting()
+        waiting, oldest = await ops.messages.waiting()
         body["database"] = "ok"
-        age = (runtime.clock() - oldest).total_seconds() if oldest else None
+        age = (ops.clock() - oldest).total_seconds() if oldest else None
         body["queue"] = {"waiting": waiting, "oldestSeconds": round(age, 1) if age is not None else None}
     except Exception as exc:  # any failure means not ready; the reason is for the operator
         body["database"] = f"error: {type(exc).__name__}"
     try:
-        workers = await Heartbeats(runtime.redis, clock=runtime.clock).alive()
+        workers = await ops.heartbeats.alive()
         body["redis"] = "ok"
         body["workers"] = len(workers)
         if not workers:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -14,14 +15,29 @@ from starlette.routing import Route
 
 from actions.registry import outcome
 from assistant.business import Business
+from assistant.inbound import Inbound
 from assistant.phones import to_e164
 from assistant.runtime import Runtime
 from assistant.sms.sandbox import DEFAULT_SENDER
-from storage.messages import InboundText
+from storage.messages import InboundText, MessageLog
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MAX_BODY = 1600
 DEFAULT_PHONE = "+14155550123"
+
+
+@dataclass(frozen=True, slots=True)
+class Sandbox:
+    """What the phone simulator uses, built once in the app's lifespan."""
+
+    business: Business
+    region: str
+    inbound: Inbound
+    messages: MessageLog
+
+    @classmethod
+    def of(cls, runtime: Runtime) -> Sandbox:
+        return cls(runtime.business, runtime.settings.phone_region, runtime.inbound, runtime.messages)
 
 
 def _error(message: str, field: str, status: int = 400) -> JSONResponse:
@@ -44,22 +60,22 @@ def _page_template() -> jinja2.Template:
 
 
 async def page(request: Request) -> Response:
-    runtime: Runtime = request.app.state.runtime
+    sandbox: Sandbox = request.app.state.sandbox
     html = _page_template().render(
-        business=runtime.business.name,
-        examples=example_texts(runtime.business),
+        business=sandbox.business.name,
+        examples=example_texts(sandbox.business),
         phone=DEFAULT_PHONE,
-        region=runtime.settings.phone_region,
+        region=sandbox.region,
     )
     return HTMLResponse(html)
 
 
-def _phone(raw: object, runtime: Runtime) -> str:
+def _phone(raw: object, region: str) -> str:
     """The number as E.164, however it was typed; ValueError saying why it isn't one."""
     text = str(raw or "").strip()
     if not text:
         raise ValueError("type the number you are texting from, e.g. (415) 555-0123")
-    return to_e164(text, runtime.settings.phone_region)
+    return to_e164(text, region)
 
 
 async def send(request: Request) -> Response:
@@ -70,9 +86,9 @@ async def send(request: Request) -> Response:
         return _error("body must be JSON", "body")
     if not isinstance(payload, dict):
         return _error("body must be a JSON object", "body")
-    runtime: Runtime = request.app.state.runtime
+    sandbox: Sandbox = request.app.state.sandbox
     try:
-        phone = _phone(payload.get("from"), runtime)
+        phone = _phone(payload.get("from"), sandbox.region)
     except ValueError as exc:
         return _error(str(exc), "from")
     body = str(payload.get("body", ""))
@@ -81,7 +97,7 @@ async def send(request: Request) -> Response:
     if len(body) > MAX_BODY:
         return _error(f"body must be at most {MAX_BODY} characters", "body")
     sid = "SM" + uuid.uuid4().hex
-    message_id, _ = await runtime.inbound.accept(
+    message_id, _ = await sandbox.inbound.accept(
         InboundText(sid=sid, from_number=phone, to_number=DEFAULT_SENDER, body=body, media=[])
     )
     return JSONResponse({"sid": sid, "id": message_id, "from": phone}, status_code=202)
@@ -89,12 +105,12 @@ async def send(request: Request) -> Response:
 
 async def thread(request: Request) -> Response:
     """The conversation with one number, oldest first, with the actions each reply ran."""
-    runtime: Runtime = request.app.state.runtime
+    sandbox: Sandbox = request.app.state.sandbox
     try:
-        phone = _phone(request.query_params.get("phone"), runtime)
+        phone = _phone(request.query_params.get("phone"), sandbox.region)
     except ValueError as exc:
         return _error(str(exc), "phone")
-    rows = await runtime.messages.listing(phone=phone, limit=100)
+    rows = await sandbox.messages.listing(phone=phone, limit=100)
     return JSONResponse(
         {
             "phone": phone,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -10,8 +11,13 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from twilio.twiml.messaging_response import MessagingResponse
 
+from assistant.business import Business
 from assistant.http.signature import is_signed
+from assistant.inbound import Inbound
 from assistant.runtime import Runtime
+from assistant.sender import Sender
+from assistant.settings import Settings
+from prompts.renderer import PromptRenderer
 from storage.messages import InboundText
 
 log = logging.getLogger(__name__)
@@ -20,6 +26,25 @@ MAX_MEDIA = 10
 
 
 EMPTY_TWIML = str(MessagingResponse())  # built once: most answers are this
+
+
+@dataclass(frozen=True, slots=True)
+class Webhooks:
+    """What the Twilio webhooks use, built once in the app's lifespan."""
+
+    settings: Settings
+    business: Business
+    inbound: Inbound
+    sender: Sender
+    renderer: PromptRenderer
+
+    @classmethod
+    def of(cls, runtime: Runtime) -> Webhooks:
+        return cls(runtime.settings, runtime.business, runtime.inbound, runtime.sender, runtime.renderer)
+
+
+def _state(request: Request) -> Webhooks:
+    return request.app.state.webhooks  # type: ignore[no-any-return]
 
 
 def twiml(response: MessagingResponse | None = None) -> Response:
@@ -35,13 +60,13 @@ async def _form(request: Request) -> dict[str, str]:
 
 async def _verified_form(request: Request) -> dict[str, str] | Response:
     """The webhook's form fields, or the 403 that refuses it."""
-    runtime: Runtime = request.app.state.runtime
-    if not runtime.settings.twilio_enabled:
+    hooks = _state(request)
+    if not hooks.settings.twilio_enabled:
         return PlainTextResponse(
             "Twilio is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN", status_code=403
         )
     form = await _form(request)
-    if not is_signed(request, form, runtime.settings):
+    if not is_signed(request, form, hooks.settings):
         log.warning("refused a webhook with a bad or missing X-Twilio-Signature at %s", request.url.path)
         return PlainTextResponse("invalid X-Twilio-Signature", status_code=403)
     return form
@@ -82,8 +107,8 @@ async def inbound_sms(request: Request) -> Response:
     text = inbound_from_form(form)
     if isinstance(text, str):
         return PlainTextResponse(text, status_code=400)
-    runtime: Runtime = request.app.state.runtime
-    await runtime.inbound.accept(text)  # a STOP has taken effect before Twilio gets its 200
+    hooks = _state(request)
+    await hooks.inbound.accept(text)  # a STOP has taken effect before Twilio gets its 200
     return twiml()
 
 
@@ -96,8 +121,8 @@ async def status_callback(request: Request) -> Response:
         return PlainTextResponse("MessageSid and MessageStatus are required", status_code=400)
     code = form.get("ErrorCode")
     error_code = int(code) if code and code.isdigit() else None
-    runtime: Runtime = request.app.state.runtime
-    await runtime.sender.record_status(sid, status.lower(), error_code, form)
+    hooks = _state(request)
+    await hooks.sender.record_status(sid, status.lower(), error_code, form)
     return twiml()
 
 
@@ -105,9 +130,9 @@ async def fallback(request: Request) -> Response:
     form = await _verified_form(request)
     if isinstance(form, Response):
         return form
-    runtime: Runtime = request.app.state.runtime
-    apology = await runtime.renderer.render(
-        "fallback", {"business": {"name": runtime.business.name, "phone": runtime.business.phone}}
+    hooks = _state(request)
+    apology = await hooks.renderer.render(
+        "fallback", {"business": {"name": hooks.business.name, "phone": hooks.business.phone}}
     )
     response = MessagingResponse()
     response.message(apology)
