@@ -70,6 +70,8 @@ class Runtime:
     bookings: BookingStore
     transcript: Transcript
     renderer: PromptRenderer
+    templates: DatabaseTemplateSource  # the renderer's source: staff versions over the shipped files
+    takeovers: TakeoverBook
     llm: ChatModel
     offline: OfflineEngine
     gateway: SmsGateway
@@ -141,7 +143,9 @@ async def open_runtime(
         )
         transcript = Transcript(window, messages)
         # Staff-saved template versions (SQL) win over the files, in every process.
-        renderer = PromptRenderer(DatabaseTemplateSource(PromptVersions(sessions, redis)))
+        templates = DatabaseTemplateSource(PromptVersions(sessions, redis))
+        renderer = PromptRenderer(templates)
+        takeovers = TakeoverBook(sessions, clock=clock, minutes=settings.takeover_minutes)
         actions = default_registry()
         keywords = business.keywords.keyword_set()
         consent = ConsentBook(sessions, redis, scope=settings.consent_scope, clock=clock)
@@ -167,7 +171,7 @@ async def open_runtime(
             confirmations=PendingConfirmations(redis, ttl_seconds=settings.confirmation_ttl_seconds),
             sender=sender,
             clock=clock,
-            takeovers=TakeoverBook(sessions, clock=clock, minutes=settings.takeover_minutes),
+            takeovers=takeovers,
         )
         # A placeholder until the gateway reports who really sent it (a Messaging Service picks a number).
         reminder_from = (
@@ -231,6 +235,8 @@ async def open_runtime(
             bookings=bookings,
             transcript=transcript,
             renderer=renderer,
+            templates=templates,
+            takeovers=takeovers,
             llm=llm,
             offline=offline,
             gateway=gateway,

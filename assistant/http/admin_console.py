@@ -73,7 +73,6 @@ class Console:
 async def open_console(runtime: Runtime) -> AsyncIterator[Console]:
     """The console for one app; its draft renderer (a child process) is stopped on the way out."""
     sessions = session_factory(runtime.engine)
-    versions = PromptVersions(sessions, runtime.redis)
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
@@ -83,9 +82,9 @@ async def open_console(runtime: Runtime) -> AsyncIterator[Console]:
     console = Console(
         runtime=runtime,
         accounts=StaffAccounts(sessions),
-        versions=versions,
-        source=DatabaseTemplateSource(versions),
-        takeovers=TakeoverBook(sessions, clock=runtime.clock, minutes=runtime.settings.takeover_minutes),
+        versions=runtime.templates.versions,
+        source=runtime.templates,
+        takeovers=runtime.takeovers,
         inbox=Inbox(sessions, scope=runtime.settings.consent_scope),
         consent=runtime.consent,
         sessions=SessionStore(runtime.redis),
