@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from actions.booking_backend import BookingStore
 from actions.catalog import default_registry
@@ -107,14 +107,27 @@ class Runtime:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Clients:
+    """The infrastructure one process opens and closes: database, Redis, the LLM, SMS and bookings."""
+
+    settings: Settings
+    business: Business
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    redis: Redis
+    llm: ChatModel
+    offline: OfflineEngine
+    gateway: SmsGateway
+    bookings: BookingStore
+
+
 @asynccontextmanager
-async def open_runtime(
-    settings: Settings,
-    *,
-    clock: Clock = system_clock,
-    sandbox: bool = False,
-) -> AsyncIterator[Runtime]:
-    """Open the database (checked current), Redis, the LLM and SMS; `sandbox` forces the outbox."""
+async def open_clients(
+    settings: Settings, *, clock: Clock = system_clock, sandbox: bool = False
+) -> AsyncIterator[Clients]:
+    """Open the database (checked current), Redis, the LLM and SMS; closed in reverse order."""
     business = load_business(settings.business_config)
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
@@ -136,121 +149,133 @@ async def open_runtime(
         sessions = session_factory(engine)
         bookings = booking_store(settings, sessions, business, clock)
         stack.push_async_callback(bookings.aclose)
-        messages = MessageLog(sessions, clock=clock)
-        customers = CustomerDirectory(sessions, clock=clock)
-        window = ConversationHistory(
-            redis, size=settings.history_size, ttl_seconds=settings.history_ttl_seconds
-        )
-        transcript = Transcript(window, messages)
-        # Staff-saved template versions (SQL) win over the files, in every process.
-        templates = DatabaseTemplateSource(PromptVersions(sessions, redis))
-        renderer = PromptRenderer(templates)
-        takeovers = TakeoverBook(sessions, clock=clock, minutes=settings.takeover_minutes)
-        actions = default_registry()
-        keywords = business.keywords.keyword_set()
-        consent = ConsentBook(sessions, redis, scope=settings.consent_scope, clock=clock)
-        sender = Sender(messages, gateway, consent, renderer, segment_budget=settings.segment_budget)
-        guard = ReplyGuard(
-            redis,
-            max_replies=settings.auto_reply_limit,
-            window_seconds=settings.auto_reply_window_seconds,
-            repeat_limit=settings.repeat_text_limit,
-        )
-        conversation = Conversation(
-            business=business,
-            messages=messages,
-            customers=customers,
-            transcript=transcript,
-            renderer=renderer,
-            gate=KeywordGate(keywords, consent),
-            guard=guard,
-            llm=llm,
-            fallback=offline,
-            actions=actions,
-            bookings=bookings,
-            confirmations=PendingConfirmations(redis, ttl_seconds=settings.confirmation_ttl_seconds),
-            sender=sender,
-            clock=clock,
-            takeovers=takeovers,
-        )
-        # A placeholder until the gateway reports who really sent it (a Messaging Service picks a number).
-        reminder_from = (
-            settings.twilio_phone_number or settings.twilio_messaging_service_sid or DEFAULT_SENDER
-        )
-        reminders = Reminders(
-            bookings=bookings,
-            sessions=sessions,
-            sender=sender,
-            renderer=renderer,
-            transcript=transcript,
-            business=business,
-            sender_number=reminder_from,
-            clock=clock,
-            leads=settings.reminder_lead_times,
-        )
-        chat_users, chat = ChatUsers(sessions), ChatLog(sessions)
-        presence = Presence(redis, grace_seconds=settings.presence_grace_seconds)
-        notifier = Notifier(
-            chat=chat,
-            users=chat_users,
-            policy=NotificationPolicy(
-                limits=Limits.from_settings(settings),
-                consent=consent,
-                presence=presence,
-                sent_times=chat.sent_times,
-                default_zone=business.zone,
-            ),
-            presence=presence,
-            texts=NotificationTexts(
-                renderer, app_base_url=settings.app_base_url, segment_budget=settings.segment_budget
-            ),
-            sender=sender,
-            messages=messages,
-            renderer=renderer,
-            redis=redis,
-            sender_number=reminder_from,
-            clock=clock,
-        )
-        verifier = PhoneVerifier(
-            users=chat_users,
-            sender=sender,
-            redis=redis,
-            renderer=renderer,
-            business=business.template_values(),
-            sender_number=reminder_from,
-            ttl_seconds=settings.verify_code_ttl_seconds,
-            max_attempts=settings.verify_max_attempts,
-            clock=clock,
-        )
-        consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        queue = TurnQueue(redis, consumer=consumer, lease_seconds=settings.turn_lease_seconds)
-        yield Runtime(
-            settings=settings,
-            business=business,
-            engine=engine,
-            redis=redis,
-            messages=messages,
-            customers=customers,
+        yield Clients(settings, business, clock, engine, sessions, redis, llm, offline, gateway, bookings)
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings, *, clock: Clock = system_clock, sandbox: bool = False
+) -> AsyncIterator[Runtime]:
+    """The clients opened, and every service built on them; `sandbox` forces the outbox."""
+    async with open_clients(settings, clock=clock, sandbox=sandbox) as clients:
+        yield build_services(clients)
+
+
+def build_services(clients: Clients) -> Runtime:
+    """Every per-flow service, wired once from the clients (no I/O happens here)."""
+    settings, business, clock = clients.settings, clients.business, clients.clock
+    sessions, redis, bookings = clients.sessions, clients.redis, clients.bookings
+    messages = MessageLog(sessions, clock=clock)
+    customers = CustomerDirectory(sessions, clock=clock)
+    window = ConversationHistory(redis, size=settings.history_size, ttl_seconds=settings.history_ttl_seconds)
+    transcript = Transcript(window, messages)
+    # Staff-saved template versions (SQL) win over the files, in every process.
+    templates = DatabaseTemplateSource(PromptVersions(sessions, redis))
+    renderer = PromptRenderer(templates)
+    takeovers = TakeoverBook(sessions, clock=clock, minutes=settings.takeover_minutes)
+    actions = default_registry()
+    keywords = business.keywords.keyword_set()
+    consent = ConsentBook(sessions, redis, scope=settings.consent_scope, clock=clock)
+    sender = Sender(messages, clients.gateway, consent, renderer, segment_budget=settings.segment_budget)
+    guard = ReplyGuard(
+        redis,
+        max_replies=settings.auto_reply_limit,
+        window_seconds=settings.auto_reply_window_seconds,
+        repeat_limit=settings.repeat_text_limit,
+    )
+    conversation = Conversation(
+        business=business,
+        messages=messages,
+        customers=customers,
+        transcript=transcript,
+        renderer=renderer,
+        gate=KeywordGate(keywords, consent),
+        guard=guard,
+        llm=clients.llm,
+        fallback=clients.offline,
+        actions=actions,
+        bookings=bookings,
+        confirmations=PendingConfirmations(redis, ttl_seconds=settings.confirmation_ttl_seconds),
+        sender=sender,
+        clock=clock,
+        takeovers=takeovers,
+    )
+    # A placeholder until the gateway reports who really sent it (a Messaging Service picks a number).
+    reminder_from = settings.twilio_phone_number or settings.twilio_messaging_service_sid or DEFAULT_SENDER
+    reminders = Reminders(
+        bookings=bookings,
+        sessions=sessions,
+        sender=sender,
+        renderer=renderer,
+        transcript=transcript,
+        business=business,
+        sender_number=reminder_from,
+        clock=clock,
+        leads=settings.reminder_lead_times,
+    )
+    chat_users, chat = ChatUsers(sessions), ChatLog(sessions)
+    presence = Presence(redis, grace_seconds=settings.presence_grace_seconds)
+    notifier = Notifier(
+        chat=chat,
+        users=chat_users,
+        policy=NotificationPolicy(
+            limits=Limits.from_settings(settings),
             consent=consent,
-            bookings=bookings,
-            transcript=transcript,
-            renderer=renderer,
-            templates=templates,
-            takeovers=takeovers,
-            llm=llm,
-            offline=offline,
-            gateway=gateway,
-            sender=sender,
-            actions=actions,
-            conversation=conversation,
-            reminders=reminders,
-            queue=queue,
-            inbound=Inbound(messages=messages, consent=consent, keywords=keywords, queue=queue),
-            clock=clock,
-            chat_users=chat_users,
-            chat=chat,
             presence=presence,
-            notifier=notifier,
-            verifier=verifier,
-            digests=Digests(chat=chat, notifier=notifier, clock=clock),
-        )
+            sent_times=chat.sent_times,
+            default_zone=business.zone,
+        ),
+        presence=presence,
+        texts=NotificationTexts(
+            renderer, app_base_url=settings.app_base_url, segment_budget=settings.segment_budget
+        ),
+        sender=sender,
+        messages=messages,
+        renderer=renderer,
+        redis=redis,
+        sender_number=reminder_from,
+        clock=clock,
+    )
+    verifier = PhoneVerifier(
+        users=chat_users,
+        sender=sender,
+        redis=redis,
+        renderer=renderer,
+        business=business.template_values(),
+        sender_number=reminder_from,
+        ttl_seconds=settings.verify_code_ttl_seconds,
+        max_attempts=settings.verify_max_attempts,
+        clock=clock,
+    )
+    consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    queue = TurnQueue(redis, consumer=consumer, lease_seconds=settings.turn_lease_seconds)
+    return Runtime(
+        settings=settings,
+        business=business,
+        engine=clients.engine,
+        redis=redis,
+        messages=messages,
+        customers=customers,
+        consent=consent,
+        bookings=bookings,
+        transcript=transcript,
+        renderer=renderer,
+        templates=templates,
+        takeovers=takeovers,
+        llm=clients.llm,
+        offline=clients.offline,
+        gateway=clients.gateway,
+        sender=sender,
+        actions=actions,
+        conversation=conversation,
+        reminders=reminders,
+        queue=queue,
+        inbound=Inbound(messages=messages, consent=consent, keywords=keywords, queue=queue),
+        clock=clock,
+        chat_users=chat_users,
+        chat=chat,
+        presence=presence,
+        notifier=notifier,
+        verifier=verifier,
+        digests=Digests(chat=chat, notifier=notifier, clock=clock),
+    )
