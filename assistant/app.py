@@ -37,8 +37,9 @@ def create_app(
             open_runtime(settings, clock=clock) as runtime,
             admin.open_console(runtime) as console,
         ):
-            # Each group of routes gets only what it uses; the chat API and the console still take more.
+            # Each group of routes gets only what it uses (the console still takes the whole runtime).
             app.state.runtime = runtime
+            app.state.chat_api = chat_api.ChatApi.of(runtime)
             app.state.webhooks = webhooks.Webhooks.of(runtime)
             app.state.ops = ops.Ops.of(runtime)
             app.state.sandbox = sandbox.Sandbox.of(runtime)
