@@ -79,20 +79,28 @@ def wait_for(
         time.sleep(0.01)
 
 
-def cpu_and_memory(workdir: Path, database_url: str, redis_url: str, turns: int, per_round: int) -> dict:
-    """The worker's CPU per turn, turns per second and memory growth, with an LLM that answers at once."""
+def emulated(
+    stack: ExitStack, workdir: Path, database_url: str, redis_url: str, *, llm_seconds: float, burst: float
+) -> tuple[Fleet, TwilioEmulator]:
+    """A fleet (no process started yet) whose Twilio and LLM are emulators; the LLM takes `llm_seconds`."""
     twilio, llm = TwilioEmulator(), OpenAIEmulator()
     llm.reply_with("Thanks, see you soon.")
+    llm_app = with_jitter(llm.app, llm_seconds, llm_seconds) if llm_seconds else llm.app
+    env = product_env(
+        database_url=database_url,
+        redis_url=redis_url,
+        twilio_base_url=stack.enter_context(serve_in_thread(twilio.app)),
+        openai_base_url=stack.enter_context(serve_in_thread(llm_app)),
+        burst_window_seconds=burst,
+        turn_lease_seconds=90,  # the default
+    )
+    return stack.enter_context(Fleet(env, workdir)), twilio
+
+
+def cpu_and_memory(workdir: Path, database_url: str, redis_url: str, turns: int, per_round: int) -> dict:
+    """The worker's CPU per turn, turns per second and memory growth, with an LLM that answers at once."""
     with ExitStack() as stack:
-        env = product_env(
-            database_url=database_url,
-            redis_url=redis_url,
-            twilio_base_url=stack.enter_context(serve_in_thread(twilio.app)),
-            openai_base_url=stack.enter_context(serve_in_thread(llm.app)),
-            burst_window_seconds=0,
-            turn_lease_seconds=90,
-        )
-        fleet = stack.enter_context(Fleet(env, workdir))
+        fleet, twilio = emulated(stack, workdir, database_url, redis_url, llm_seconds=0, burst=0)
         web = fleet.serve("web")
         fleet.wait_ready(web)
         rounds = max(1, turns // per_round)
@@ -125,18 +133,9 @@ def cpu_and_memory(workdir: Path, database_url: str, redis_url: str, turns: int,
 
 def slow_llm(workdir: Path, database_url: str, redis_url: str, phones: int) -> dict:
     """Every phone texts once, the LLM takes 1 s: seconds until the last reply, on default settings."""
-    twilio, llm = TwilioEmulator(), OpenAIEmulator()
-    llm.reply_with("Thanks, see you soon.")
     with ExitStack() as stack:
-        env = product_env(
-            database_url=database_url,
-            redis_url=redis_url,
-            twilio_base_url=stack.enter_context(serve_in_thread(twilio.app)),
-            openai_base_url=stack.enter_context(serve_in_thread(with_jitter(llm.app, 1.0, 1.0))),
-            burst_window_seconds=2.0,  # the default
-            turn_lease_seconds=90,  # the default
-        )
-        fleet = stack.enter_context(Fleet(env, workdir))
+        # The default burst window: a text waits 2 s for more from the same number before its turn.
+        fleet, twilio = emulated(stack, workdir, database_url, redis_url, llm_seconds=1.0, burst=2.0)
         web, worker = fleet.serve("web"), fleet.worker("worker")
         fleet.wait_ready(web, worker)
         started = time.monotonic()
