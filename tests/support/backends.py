@@ -23,6 +23,9 @@ from storage.migrate import upgrade
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 REDIS_SERVER = urlunsplit(urlsplit(TEST_REDIS_URL)._replace(path=""))
 REDIS_DATABASES = (int(urlsplit(TEST_REDIS_URL).path.strip("/") or 13), 14, 15, 12, 11, 10, 9, 8)
+# Which run holds which database is kept in a database of its own: a test that flushes its database (to
+# play a Redis restart) must not erase its claim and let another run in beside it.
+CLAIMS_DATABASE = 7
 CLAIM_KEY = "sms-assistant-tests:claimed-by"
 CLAIM_SECONDS = 900
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -144,28 +147,29 @@ async def _migrate(url: str) -> None:
 def redis_database() -> Iterator[str]:
     """A Redis database this run has claimed, flushed before and after; in-process when there is no server.
 
-    Claiming (SET NX) keeps two test runs on one server from flushing each other's queues.
+    Claiming (SET NX, in CLAIMS_DATABASE) keeps two test runs on one server from flushing each other's queues.
     """
     if not redis_available():
         yield "memory://"
         return
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    for number in REDIS_DATABASES:
-        url = f"{REDIS_SERVER}/{number}"
-        client = redis.Redis.from_url(url, decode_responses=True)
-        try:
-            if not client.set(CLAIM_KEY, owner, nx=True, ex=CLAIM_SECONDS):
+    claims = redis.Redis.from_url(f"{REDIS_SERVER}/{CLAIMS_DATABASE}", decode_responses=True)
+    try:
+        for number in REDIS_DATABASES:
+            claim = f"{CLAIM_KEY}:{number}"
+            if not claims.set(claim, owner, nx=True, ex=CLAIM_SECONDS):
                 continue
-            with client.pipeline(transaction=True) as pipe:  # flush, keeping our claim, in one step
-                pipe.flushdb()
-                pipe.set(CLAIM_KEY, owner, ex=CLAIM_SECONDS)
-                pipe.execute()
+            url = f"{REDIS_SERVER}/{number}"
+            client = redis.Redis.from_url(url, decode_responses=True)
             try:
+                client.flushdb()
                 yield url
             finally:
-                if client.get(CLAIM_KEY) == owner:
+                if claims.get(claim) == owner:
                     client.flushdb()
+                    claims.delete(claim)
+                client.close()
             return
-        finally:
-            client.close()
+    finally:
+        claims.close()
     raise RuntimeError(f"Redis databases {REDIS_DATABASES} are all claimed by other test runs")
