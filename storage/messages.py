@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, func, select, update
+from sqlalchemy import Executable, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -98,6 +98,12 @@ def _inbound_statements(dialect: str) -> _InboundStatements:
         .returning(messages.c.id, messages.c.sid)
     )
     return _InboundStatements(customers=new_customers, messages=new_messages)
+
+
+def _row_values(message: Message) -> dict[str, Any]:
+    """The columns an unsaved message sets; the ones it leaves unset get their defaults."""
+    values = {column.key: getattr(message, column.key) for column in Message.__table__.columns}
+    return {key: value for key, value in values.items() if value is not None}
 
 
 # Work done in the transaction that records an inbound text; returns details to keep on the message.
@@ -255,8 +261,8 @@ class MessageLog:
         reply: Message | None = None,
     ) -> Message | None:
         """Mark a turn's inbound texts answered/skipped and record its reply, all or nothing."""
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(
+        async with self._engine.begin() as connection:  # two statements on the hot path: no ORM session
+            result = await connection.execute(
                 update(Message)
                 .where(Message.id.in_(inbound_ids), Message.turn_state == "pending")
                 .values(turn_state=state, updated_at=self._clock())
@@ -265,7 +271,8 @@ class MessageLog:
                 raise AlreadyAnswered(f"turn {list(inbound_ids)} was already handled")
             if reply is not None:
                 reply.reply_to_id = inbound_ids[0]
-                session.add(self._stamped(reply))
+                row = _row_values(self._stamped(reply))
+                reply.id = await connection.scalar(insert(Message).values(row).returning(Message.id))
         return reply
 
     async def add_outbound(self, message: Message) -> Message:
@@ -296,8 +303,8 @@ class MessageLog:
 
     async def claim_for_sending(self, message_id: int) -> bool:
         """Move pending → submitting; only one caller ever wins, so a text is handed over at most once."""
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
                 update(Message)
                 .where(Message.id == message_id, Message.status == "pending")
                 .values(status="submitting", updated_at=self._clock())
