@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from prompts.renderer import TEMPLATE_DIR, TemplateSource
 from storage.staff_tables import PromptVersion
+
+log = logging.getLogger(__name__)
 
 MAX_TEMPLATE_CHARS = 20_000
 # Bumped after every save: processes compare it with the one their cached templates were read at.
@@ -55,7 +59,10 @@ class PromptVersions:
         version = PromptVersion(name=name, body=body, author=author, note=note.strip()[:200])
         async with self._sessions() as session, session.begin():
             session.add(version)
-        await self.redis.incr(GENERATION_KEY)
+        try:
+            await self.redis.incr(GENERATION_KEY)
+        except RedisError as exc:  # saved all the same; other processes read it within MAX_CACHE_SECONDS
+            log.warning("template saved, but other processes were not told (%s)", exc)
         return version
 
     async def newest_bodies(self) -> dict[str, str]:
@@ -91,7 +98,11 @@ class DatabaseTemplateSource(TemplateSource):
     async def get(self, name: str) -> str:
         # One Redis GET per render instead of a query: a save anywhere bumps the generation, so it still
         # takes effect on the very next render in every process.
-        generation = await self.versions.redis.get(GENERATION_KEY)
+        try:
+            generation = await self.versions.redis.get(GENERATION_KEY)
+        except RedisError:  # Redis is away: read SQL every time, as if every render followed a save
+            generation = None
+            self._read_at = float("-inf")
         stale = time.monotonic() - self._read_at > MAX_CACHE_SECONDS
         if generation != self._generation or stale:
             self._read_at = time.monotonic()

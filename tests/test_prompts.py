@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from prompts.renderer import PromptError, PromptRenderer
+from storage.database import session_factory
+from storage.prompt_versions import DatabaseTemplateSource, PromptVersions
 
 VALUES = {
     "business": {
@@ -57,3 +62,16 @@ def test_dangerous_templates_fail_safely(source: str) -> None:
 def test_user_text_is_a_value_never_source() -> None:
     rendered = PromptRenderer().render_source("{{ text }}", {"text": "{{ 7 * 7 }}"})
     assert rendered == "{{ 7 * 7 }}"
+
+
+async def test_saved_versions_are_read_and_saved_with_redis_away(engine) -> None:
+    """The generation check is an optimisation: without Redis, renders read SQL and saves still land."""
+    # Nothing listens on port 1; no retries, so each refusal is immediate.
+    away = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
+    versions = PromptVersions(session_factory(engine), away)
+    renderer = PromptRenderer(DatabaseTemplateSource(versions))
+    await versions.save("fallback", "Sorry from {{ business.name }}!", author="staff")
+    assert await renderer.render("fallback", {"business": {"name": "Acme"}}) == "Sorry from Acme!"
+    await versions.save("fallback", "Back soon, {{ business.name }}.", author="staff")
+    assert await renderer.render("fallback", {"business": {"name": "Acme"}}) == "Back soon, Acme."
+    await away.aclose()
