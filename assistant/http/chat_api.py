@@ -58,7 +58,7 @@ def _error(message: str, field: str | None, status: int = 400) -> JSONResponse:
 
 def _refusal(request: Request) -> JSONResponse | None:
     """The 401 for a request without the chat app's key; the key is compared in constant time."""
-    expected = _api(request).settings.chat_api_key
+    expected = _state(request).settings.chat_api_key
     if not expected:
         return _error("the chat API is not configured: set CHAT_API_KEY on the server", "Authorization", 401)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -140,7 +140,7 @@ class ChatApi:
         )
 
 
-def _api(request: Request) -> ChatApi:
+def _state(request: Request) -> ChatApi:
     return request.app.state.chat_api  # type: ignore[no-any-return]
 
 
@@ -173,11 +173,11 @@ def _message_out(message: ChatMessage) -> dict[str, object]:
     ).model_dump(by_alias=True)
 
 
-async def _notification_out(api: ChatApi, decision: NotificationDecision) -> dict[str, object]:
+async def _notification_out(state: ChatApi, decision: NotificationDecision) -> dict[str, object]:
     out = NotificationOut.model_validate({"status": decision.status, "reason": decision.reason})
     if decision.send_at is not None:
-        user = await api.chat_users.get(decision.user_id)
-        zone = ZoneInfo(user.timezone) if user is not None and user.timezone else api.business.zone
+        user = await state.chat_users.get(decision.user_id)
+        zone = ZoneInfo(user.timezone) if user is not None and user.timezone else state.business.zone
         out.send_at = _iso(decision.send_at, zone)
     return out.model_dump(by_alias=True, exclude_none=True)
 
@@ -190,7 +190,7 @@ async def put_user(request: Request) -> Response:
     data = await _payload(request, UserIn)
     if isinstance(data, Response):
         return data
-    api = _api(request)
+    state = _state(request)
     given = data.model_fields_set
     fields: dict[str, object] = {}
     if "name" in given:
@@ -200,7 +200,7 @@ async def put_user(request: Request) -> Response:
     if "phone" in given:
         raw = (data.phone or "").strip()
         try:
-            fields["phone"] = to_e164(raw, api.settings.phone_region) if raw else None
+            fields["phone"] = to_e164(raw, state.settings.phone_region) if raw else None
         except ValueError as exc:
             return _error(str(exc), "phone", 422)
     if "timezone" in given:
@@ -210,7 +210,7 @@ async def put_user(request: Request) -> Response:
                 f"unknown time zone {zone!r} (use an IANA name like America/New_York)", "timezone", 422
             )
         fields["timezone"] = zone or None
-    change, verification = await api.verifier.save_user(user_id, fields)
+    change, verification = await state.verifier.save_user(user_id, fields)
     body = {**_user_out(change.user), "verification": verification}
     return JSONResponse(body, status_code=201 if change.created else 200)
 
@@ -222,7 +222,7 @@ async def user(request: Request) -> Response:
 @api
 async def get_user(request: Request) -> Response:
     user_id = _path_id(request)
-    user = await _api(request).chat_users.get(user_id) if user_id else None
+    user = await _state(request).chat_users.get(user_id) if user_id else None
     if user is None:
         return _error("no such user", "id", 404)
     return JSONResponse(_user_out(user))
@@ -234,11 +234,11 @@ async def verify_user(request: Request) -> Response:
     data = await _payload(request, VerifyIn)
     if isinstance(data, Response):
         return data
-    api = _api(request)
-    user = await api.chat_users.get(user_id) if user_id else None
+    state = _state(request)
+    user = await state.chat_users.get(user_id) if user_id else None
     if user is None:
         return _error("no such user", "id", 404)
-    result = await api.verifier.check(user, data.code)
+    result = await state.verifier.check(user, data.code)
     if result.user is None:
         return _error(result.error, "code", result.status)
     return JSONResponse(_user_out(result.user))
@@ -249,11 +249,11 @@ async def presence(request: Request) -> Response:
     data = await _payload(request, PresenceIn)
     if isinstance(data, Response):
         return data
-    api = _api(request)
-    now = api.clock()
-    await api.presence.signal(data.user_id, online=data.online, now=now)
-    seen = await api.presence.last_online(data.user_id)
-    online = await api.presence.is_online(data.user_id, now)
+    state = _state(request)
+    now = state.clock()
+    await state.presence.signal(data.user_id, online=data.online, now=now)
+    seen = await state.presence.last_online(data.user_id)
+    online = await state.presence.is_online(data.user_id, now)
     return JSONResponse({"userId": data.user_id, "online": online, "lastOnlineAt": _iso(seen)})
 
 
@@ -262,8 +262,8 @@ async def post_message(request: Request) -> Response:
     data = await _payload(request, MessageIn)
     if isinstance(data, Response):
         return data
-    api = _api(request)
-    limit = api.settings.chat_max_body
+    state = _state(request)
+    limit = state.settings.chat_max_body
     if len(data.body) > limit:
         return _error(f"body must be at most {limit} characters", "body")
     key = request.headers.get("idempotency-key")
@@ -271,12 +271,12 @@ async def post_message(request: Request) -> Response:
         return _error("Idempotency-Key must be 1-128 printable ASCII characters", "Idempotency-Key")
     posted = Posted(data.chat_id, data.sender_id, data.recipient_id, data.body)
     try:
-        outcome = await api.notifier.post(posted, key)
+        outcome = await state.notifier.post(posted, key)
     except IdempotencyConflict as exc:
         return _error(str(exc), "Idempotency-Key", 409)
     body = {
         "message": _message_out(outcome.message),
-        "notification": await _notification_out(api, outcome.decision),
+        "notification": await _notification_out(state, outcome.decision),
     }
     return JSONResponse(body, status_code=201 if outcome.created else 200)
 
@@ -285,15 +285,15 @@ async def post_message(request: Request) -> Response:
 async def read_message(request: Request) -> Response:
     raw = request.path_params["message_id"]
     message_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else 0
-    api = _api(request)
-    message = await api.chat.mark_read(message_id, api.clock()) if 0 < message_id <= MAX_ID else None
+    state = _state(request)
+    message = await state.chat.mark_read(message_id, state.clock()) if 0 < message_id <= MAX_ID else None
     if message is None:
         return _error("no such message", "id", 404)
     return JSONResponse({"message": _message_out(message)})
 
 
 async def openapi_document(request: Request) -> Response:
-    return JSONResponse(openapi.document(_api(request).settings))
+    return JSONResponse(openapi.document(_state(request).settings))
 
 
 # Routes of the app itself, not a Mount: a Mount's catch-all doesn't match a path with a newline in it, while
