@@ -19,7 +19,7 @@ from prompts.renderer import PromptRenderer
 from storage.chat import PENDING, ChatLog, CoverageLost
 from storage.chat_tables import ChatMessage, ChatUser, NotificationDecision
 from storage.chat_users import ChatUsers
-from storage.locks import Busy, held
+from storage.locks import held
 from storage.messages import MessageLog
 from storage.presence import Presence
 from storage.tables import Message
@@ -89,11 +89,9 @@ class Notifier:
 
     @asynccontextmanager
     async def _locked(self, recipient_id: str) -> AsyncIterator[None]:
-        try:
-            async with held(self._redis, f"chat-notify:{recipient_id}", timeout=LOCK_SECONDS, wait=10):
-                yield
-        except Busy:
-            raise NotifierBusy("the recipient is busy; try again") from None
+        busy = NotifierBusy("the recipient is busy; try again")
+        async with held(self._redis, f"chat-notify:{recipient_id}", timeout=LOCK_SECONDS, wait=10, busy=busy):
+            yield
 
     async def post(self, posted: Posted, idempotency_key: str | None = None) -> Outcome:
         """Store the message and its decision together, then send; a repeated key gets the first outcome."""

@@ -18,7 +18,7 @@ from assistant.sender import Sender
 from prompts.renderer import PromptRenderer
 from storage.chat_tables import ChatUser, PhoneVerification
 from storage.chat_users import ChatUsers, UserChange
-from storage.locks import Busy, held
+from storage.locks import held
 
 log = logging.getLogger(__name__)
 
@@ -72,15 +72,13 @@ class PhoneVerifier:
 
     async def save_user(self, external_id: str, fields: dict[str, object]) -> tuple[UserChange, str | None]:
         """Save a user's profile, texting a code when an opted-in phone is new or changed: "code_sent"."""
-        try:
-            async with held(self._redis, f"chat-user:{external_id}", timeout=LOCK_SECONDS, wait=10):
-                # Under the lock, so two racing PUTs can't both find no code waiting and text two codes.
-                change = await self._users.save(external_id, fields, self._clock())
-                if not change.needs_code:
-                    return change, None
-                return change, "code_sent" if await self.send_code(change.user) else "code_not_sent"
-        except Busy:
-            raise UserBusy("the user is being changed by another request; try again") from None
+        busy = UserBusy("the user is being changed by another request; try again")
+        async with held(self._redis, f"chat-user:{external_id}", timeout=LOCK_SECONDS, wait=10, busy=busy):
+            # Under the lock, so two racing PUTs can't both find no code waiting and text two codes.
+            change = await self._users.save(external_id, fields, self._clock())
+            if not change.needs_code:
+                return change, None
+            return change, "code_sent" if await self.send_code(change.user) else "code_not_sent"
 
     async def send_code(self, user: ChatUser) -> bool:
         """Text a fresh code to the user's phone; False when it could not go (opted out, or refused)."""

@@ -16,7 +16,7 @@ from assistant.logs import mask_phone
 from assistant.reminders import Reminders
 from assistant.sender import Sender
 from storage.heartbeats import BEAT_SECONDS, Heartbeats
-from storage.locks import Busy, held
+from storage.locks import held
 from storage.messages import AlreadyAnswered, MessageLog
 from storage.turn_queue import TurnJob, TurnQueue
 
@@ -148,13 +148,10 @@ class Worker:
 
     async def answer_phone(self, phone: str) -> None:
         """Answer everything this phone has pending, a burst at a time, holding the phone's lock."""
-        try:
-            async with held(
-                self._redis, f"turn-lock:{phone}", timeout=self._lease, wait=self._lease, renew=True
-            ):
-                await self._answer_pending(phone)
-        except Busy:
-            raise TimeoutError(f"phone {mask_phone(phone)} stayed locked for a whole lease") from None
+        busy = TimeoutError(f"phone {mask_phone(phone)} stayed locked for a whole lease")
+        lease = self._lease
+        async with held(self._redis, f"turn-lock:{phone}", timeout=lease, wait=lease, renew=True, busy=busy):
+            await self._answer_pending(phone)
 
     async def _answer_pending(self, phone: str) -> None:
         while pending := await self._messages.pending_for(phone):

@@ -22,16 +22,22 @@ class Busy(Exception):
 
 @contextlib.asynccontextmanager
 async def held(
-    redis: Redis, name: str, *, timeout: float, wait: float, renew: bool = False
+    redis: Redis,
+    name: str,
+    *,
+    timeout: float,
+    wait: float,
+    renew: bool = False,
+    busy: Exception | None = None,
 ) -> AsyncIterator[None]:
-    """Hold the lock `name` for the block; `Busy` after `wait` seconds of someone else holding it.
+    """Hold the lock `name` for the block; raise `busy` (or `Busy`) if another holds it for `wait` seconds.
 
     It expires `timeout` seconds after it was taken (so a crashed holder cannot keep it), unless `renew`
     keeps extending it while the block runs (for work of unknown length, like a turn waiting on the LLM).
     """
     lock = redis.lock(name, timeout=timeout, blocking_timeout=wait)
     if not await lock.acquire():
-        raise Busy(f"{name} stayed locked for {wait:g} s")
+        raise busy or Busy(f"{name} stayed locked for {wait:g} s")
     keeper = asyncio.create_task(_keep(lock, timeout)) if renew else None
     try:
         yield
