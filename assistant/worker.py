@@ -116,14 +116,12 @@ class Worker:
 
     async def recover(self) -> None:
         """SQL is the record: queue every phone still waiting, and send replies recorded but never sent."""
-        for phone in await self._messages.pending_phones():
-            await self._queue.enqueue(phone)
+        await self._queue.enqueue_many(await self._messages.pending_phones())
         await self._sender.deliver_unsent()
 
     async def sweep(self) -> None:
         """Re-queue phones whose texts waited longer than a lease; send due reminders and chat digests."""
-        for phone in await self._messages.pending_phones(older_than_seconds=self._lease):
-            await self._queue.enqueue(phone)
+        await self._queue.enqueue_many(await self._messages.pending_phones(older_than_seconds=self._lease))
         if self._reminders is not None:
             try:
                 await self._reminders.send_due()

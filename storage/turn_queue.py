@@ -42,10 +42,12 @@ class TurnQueue:
                 raise
 
     async def enqueue(self, phone: str) -> None:
-        await self._redis.xadd(STREAM, {"phone": phone}, maxlen=MAX_LENGTH, approximate=True)
+        await self.enqueue_many([phone])
 
     async def enqueue_many(self, phones: Sequence[str]) -> list[None]:
-        """`enqueue` for each phone, in one round trip; one result per phone (for `Coalescer`)."""
+        """A turn for each phone, in one round trip; one result per phone (for `Coalescer`)."""
+        if not phones:
+            return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for phone in phones:
                 pipe.xadd(STREAM, {"phone": phone}, maxlen=MAX_LENGTH, approximate=True)
