@@ -23,7 +23,7 @@ from assistant.llm.facts import Appointment, TurnFacts
 from assistant.llm.port import ChatMessage, ChatModel
 from assistant.logs import mask_phone
 from assistant.sender import Sender
-from assistant.transcript import Transcript, customer_text
+from assistant.transcript import Transcript, attachment_types, customer_text, words_of
 from prompts.renderer import PromptRenderer
 from storage.customers import CustomerDirectory
 from storage.messages import MessageLog
@@ -265,10 +265,8 @@ class Conversation:
     def _facts(
         self, customer: Customer, now: datetime, upcoming: tuple[Appointment, ...], said: Sequence[Message]
     ) -> TurnFacts:
-        words = "\n".join(neutralise(message.body.strip()) for message in said if message.body.strip())
-        attachments = tuple(
-            str(item.get("content_type", "unknown")) for message in said for item in message.media or []
-        )
+        words = "\n".join(words for message in said if (words := words_of(message)))
+        attachments = tuple(kind for message in said for kind in attachment_types(message))
         return TurnFacts(
             now=now,
             zone=self._business.zone,

@@ -15,16 +15,25 @@ CONVERSATIONAL_KINDS = frozenset({"reply", "reminder", "staff"})
 CONVERSATIONAL_TURN_STATES = frozenset({"answered", "staff"})
 
 
+def words_of(message: Message) -> str:
+    """What the customer wrote in one text, as data: trimmed, with any `[ACTION` defused."""
+    return neutralise(message.body.strip())
+
+
+def attachment_types(message: Message) -> list[str]:
+    """The content types of what one text carried."""
+    return [str(item.get("content_type", "unknown")) for item in message.media or []]
+
+
 def customer_text(inbound: Sequence[Message]) -> str:
     """The burst of texts as one user message: data only, with media mentioned and tags defused."""
     lines: list[str] = []
     for message in inbound:
-        if message.body.strip():
-            lines.append(neutralise(message.body.strip()))
-        if message.media:
-            kinds = ", ".join(item.get("content_type", "unknown") for item in message.media)
-            count = len(message.media)
-            lines.append(f"[The customer attached {count} file{'s' if count > 1 else ''}: {kinds}]")
+        if words := words_of(message):
+            lines.append(words)
+        if kinds := attachment_types(message):
+            count, listed = len(kinds), ", ".join(kinds)
+            lines.append(f"[The customer attached {count} file{'s' if count > 1 else ''}: {listed}]")
     return "\n".join(lines) or "(empty message)"
 
 
