@@ -26,10 +26,9 @@ from assistant.sender import Sender
 from assistant.transcript import Transcript, attachment_types, customer_text, words_of
 from prompts.renderer import PromptRenderer
 from storage.customers import CustomerDirectory
-from storage.messages import MessageLog
+from storage.messages import MessageLog, PendingTurn
 from storage.reply_guard import ReplyGuard
 from storage.tables import Customer, Message
-from storage.takeovers import TakeoverBook
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,6 @@ class Conversation:
         confirmations: PendingConfirmations,
         sender: Sender,
         clock: Clock,
-        takeovers: TakeoverBook | None = None,
     ) -> None:
         self._business = business
         self._messages = messages
@@ -95,30 +93,33 @@ class Conversation:
         self._confirmations = confirmations
         self._sender = sender
         self._clock = clock
-        self._takeovers = takeovers
 
-    async def answer(self, phone: str, inbound: Sequence[Message]) -> TurnResult | None:
-        """Run the turn for these pending texts (oldest first); None when only the gate answered."""
-        screening = await self._gate.screen(phone, inbound)
+    async def answer(self, turn: PendingTurn) -> TurnResult | None:
+        """Run the turn for a phone's pending texts; None when only the gate answered."""
+        phone = turn.phone
+        screening = await self._gate.screen(phone, turn.messages)
+        # Known from the turn's read, until a keyword answer in this same turn has texted the number.
+        texted_before: bool | None = turn.texted_before
         for handled in screening.handled:
             await self._answer_keyword(phone, handled)
+            texted_before = texted_before or None
         talk = screening.conversation
         if not talk:
             return None
         user_text = customer_text(talk)
-        if self._takeovers is not None and await self._takeovers.active(phone) is not None:
+        if turn.held_by_staff:
             # Staff hold this conversation: the texts wait for them in the console, the bot says nothing.
             await self._messages.close_turn([message.id for message in talk], state="staff")
             await self._transcript.add(phone, {"role": "user", "content": user_text})
             return None
         if normalise(user_text) in STAFF_WORDS:
             await self._customers.flag_for_staff(phone, f"asked for a person ({normalise(user_text)})")
-        hold = await self._guard.hold_reason(phone, user_text)
+        hold = await self._guard.hold_reason(phone, user_text, turn=talk[0].id)
         if hold is not None:
             await self._hold(phone, talk, hold)
             return None
 
-        customer = await self._customers.ensure(phone)
+        customer = turn.customer or await self._customers.ensure(phone)
         now = self._clock()
         context = self._context(phone, customer.id, now, turn_key=f"turn:{talk[0].id}")
         # A pending cancel or move waits for YES; any other answer drops it and is a normal turn.
@@ -128,7 +129,9 @@ class Conversation:
             pending_change = await self._asked_in_last_reply(phone, now)
         if pending_change is not None and affirmed:
             result = await self._actions.call(booking.confirmation(pending_change), context)
-            return await self._reply(phone, talk, user_text, result.message, "confirmation", [result], "")
+            return await self._reply(
+                phone, talk, user_text, result.message, "confirmation", [result], "", texted_before
+            )
 
         facts = self._facts(customer, now, await self._upcoming(phone, now), talk)
         system_prompt = await self._renderer.render("system", self._prompt_values(facts))
@@ -141,7 +144,15 @@ class Conversation:
         raw, engine = await self._ask(chat, facts)
         results = await self._actions.dispatch(parse_actions(raw), context)
         text = compose_reply(strip_actions(raw), results) or await self._apology()
-        return await self._reply(phone, talk, user_text, text, engine, results, system_prompt)
+        return await self._reply(phone, talk, user_text, text, engine, results, system_prompt, texted_before)
+
+    async def apologise(self, turn: PendingTurn, reason: str) -> None:
+        """End a turn that keeps failing: the apology instead of silence, and the conversation flagged."""
+        await self._customers.flag_for_staff(turn.phone, reason)
+        talk = turn.messages
+        await self._reply(
+            turn.phone, talk, customer_text(talk), await self._apology(), "apology", [], "", None
+        )
 
     async def _asked_in_last_reply(self, phone: str, now: datetime) -> PendingChange | None:
         """The question the last reply asked, when Redis has lost it (restarted, or in-process and new).
@@ -199,6 +210,7 @@ class Conversation:
         engine: str,
         results: list[ActionResult],
         system_prompt: str,
+        texted_before: bool | None,
     ) -> TurnResult:
         """Record the turn's reply (closing the turn), remember it, and send it."""
         customer_id = talk[0].customer_id
@@ -209,6 +221,7 @@ class Conversation:
             sender=talk[-1].to_number,  # answer from the number (or service) they texted
             customer_id=customer_id,
             details={"engine": engine, "actions": [_describe(result) for result in results]},
+            texted_before=texted_before,
         )
         # Recording the reply closes the turn: from here on no retry asks the LLM or replies again.
         await self._messages.close_turn([message.id for message in talk], state="answered", reply=reply)
@@ -226,7 +239,7 @@ class Conversation:
             await self._messages.close_turn([message.id], state="gated")
             return
         if handled.reply != "opt_out":
-            hold = await self._guard.hold_reason(phone, message.body)
+            hold = await self._guard.hold_reason(phone, message.body, turn=message.id)
             if hold is not None:
                 await self._hold(phone, [message], hold, state="gated")
                 return

@@ -12,12 +12,19 @@ class LLMError(AssistantError):
 
 
 class SmsError(AssistantError):
-    """A text could not be handed to the SMS gateway."""
+    """A text could not be handed to the SMS gateway.
 
-    def __init__(self, message: str, *, code: int | None = None, retryable: bool = False) -> None:
+    `retryable`: the gateway surely created nothing (429, 503, no connection), so sending again is safe.
+    `maybe_sent`: the request went out and no clear answer came back, so the gateway must be asked first.
+    """
+
+    def __init__(
+        self, message: str, *, code: int | None = None, retryable: bool = False, maybe_sent: bool = False
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.retryable = retryable
+        self.maybe_sent = maybe_sent
 
 
 class RecipientOptedOut(SmsError):

@@ -31,7 +31,7 @@ from assistant.notification_texts import NotificationTexts
 from assistant.notifications import Limits, NotificationPolicy
 from assistant.notifier import Notifier
 from assistant.reminders import Reminders
-from assistant.sender import Sender
+from assistant.sender import RetryPolicy, Sender
 from assistant.settings import Settings
 from assistant.sms.port import SmsGateway
 from assistant.sms.sandbox import DEFAULT_SENDER, SandboxOutbox
@@ -48,6 +48,7 @@ from storage.database import create_engine, session_factory
 from storage.heartbeats import Heartbeats
 from storage.history import ConversationHistory
 from storage.messages import MessageLog
+from storage.outbox import Outbox
 from storage.presence import Presence
 from storage.prompt_versions import DatabaseTemplateSource, PromptVersions
 from storage.redis import connect_redis
@@ -65,6 +66,7 @@ class Runtime:
     engine: AsyncEngine
     redis: Redis
     messages: MessageLog
+    outbox: Outbox
     customers: CustomerDirectory
     consent: ConsentBook
     bookings: BookingStore
@@ -176,7 +178,24 @@ def build_services(clients: Clients) -> Runtime:
     actions = default_registry()
     keywords = business.keywords.keyword_set()
     consent = ConsentBook(sessions, redis, scope=settings.consent_scope, clock=clock)
-    sender = Sender(messages, clients.gateway, consent, renderer, segment_budget=settings.segment_budget)
+    # A hand-over takes at most the gateway's timeout per attempt plus its quick retries; one quiet for
+    # longer than that was cut off (a crash) and is checked with the gateway.
+    outbox = Outbox(
+        clients.engine,
+        clock=clock,
+        consent_scope=settings.consent_scope,
+        stale_seconds=4 * settings.twilio_timeout_seconds + 10,
+    )
+    sender = Sender(
+        messages,
+        outbox,
+        clients.gateway,
+        consent,
+        renderer,
+        segment_budget=settings.segment_budget,
+        retries=RetryPolicy(window_seconds=settings.send_retry_window_seconds),
+        clock=clock,
+    )
     guard = ReplyGuard(
         redis,
         max_replies=settings.auto_reply_limit,
@@ -198,7 +217,6 @@ def build_services(clients: Clients) -> Runtime:
         confirmations=PendingConfirmations(redis, ttl_seconds=settings.confirmation_ttl_seconds),
         sender=sender,
         clock=clock,
-        takeovers=takeovers,
     )
     # A placeholder until the gateway reports who really sent it (a Messaging Service picks a number).
     reminder_from = settings.twilio_phone_number or settings.twilio_messaging_service_sid or DEFAULT_SENDER
@@ -255,6 +273,7 @@ def build_services(clients: Clients) -> Runtime:
         engine=clients.engine,
         redis=redis,
         messages=messages,
+        outbox=outbox,
         customers=customers,
         consent=consent,
         bookings=bookings,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from assistant.clock import Clock
 from assistant.errors import RecipientOptedOut, SmsError
 from assistant.logs import mask_phone
 from assistant.shaping import shape_reply
@@ -14,9 +17,13 @@ from assistant.sms.port import OutgoingSms, SmsGateway
 from prompts.renderer import PromptRenderer
 from storage.consent import ConsentBook
 from storage.messages import MessageLog
+from storage.outbox import Outbox
 from storage.tables import Message
 
 log = logging.getLogger(__name__)
+
+# The gateway's clock and ours may differ a little; a text created just before ours counts as this one.
+CLOCK_SLACK = timedelta(minutes=2)
 
 OPT_OUT_CONFIRMATION = "opt_out"
 CARRIER_OPTED_OUT = 21610
@@ -30,7 +37,8 @@ class Delivery:
 
     # sent: the gateway took it; suppressed: the number opted out; failed: refused or unreachable;
     # taken: another caller claimed it first (recovery, or a retried turn), so this one did nothing.
-    outcome: Literal["sent", "suppressed", "failed", "taken"]
+    # queued: not sent yet, it goes later by itself (a retry, or behind an earlier text to the number).
+    outcome: Literal["sent", "suppressed", "failed", "taken", "queued"]
     sid: str | None = None
     error_code: int | None = None
     reason: str = ""
@@ -45,23 +53,51 @@ class Delivery:
         return self.outcome == "suppressed" or self.error_code == CARRIER_OPTED_OUT
 
 
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When a text that could not go is tried again: backoff with jitter, within a window from its staging."""
+
+    window_seconds: float = 3600.0
+    first_delay_seconds: float = 5.0
+    max_delay_seconds: float = 300.0
+
+    def next_try(self, message: Message, now: datetime) -> datetime | None:
+        """The next attempt's time, or None once the window is over."""
+        delay = min(self.first_delay_seconds * 2**message.attempts, self.max_delay_seconds)
+        # Jitter, so texts refused together (a Twilio 429) don't all come back in the same second.
+        at = now + timedelta(seconds=delay * random.uniform(0.8, 1.2))
+        created = message.created_at or now
+        return at if at <= created + timedelta(seconds=self.window_seconds) else None
+
+
+def _unsure(error: SmsError) -> SmsError:
+    """The gateway couldn't be asked: whether the earlier attempt went through is still unknown."""
+    return SmsError(f"could not check with the gateway: {error}", code=error.code, maybe_sent=True)
+
+
 class Sender:
     """Prepares outbound texts and hands them to the gateway: consent checked right before, at most once."""
 
     def __init__(
         self,
         messages: MessageLog,
+        outbox: Outbox,
         gateway: SmsGateway,
         consent: ConsentBook,
         renderer: PromptRenderer,
         *,
         segment_budget: int,
+        retries: RetryPolicy,
+        clock: Clock,
     ) -> None:
         self._messages = messages
+        self._outbox = outbox
         self._gateway = gateway
         self._consent = consent
         self._renderer = renderer
         self._segment_budget = segment_budget
+        self._retries = retries
+        self._clock = clock
 
     async def prepare(
         self,
@@ -72,10 +108,17 @@ class Sender:
         sender: str,
         customer_id: int | None = None,
         details: dict[str, Any] | None = None,
+        texted_before: bool | None = None,
     ) -> Message:
-        """An unsaved outbound text: shaped to the segment budget, with the disclosure on a first contact."""
+        """An unsaved outbound text: shaped to the segment budget, with the disclosure on a first contact.
+
+        `texted_before` is whether any text ever went to `phone`, when the caller already knows; else it is
+        looked up.
+        """
         disclosure = ""
-        if kind not in SELF_DISCLOSING and not await self._messages.has_texted(phone):
+        if texted_before is None and kind not in SELF_DISCLOSING:
+            texted_before = await self._messages.has_texted(phone)
+        if kind not in SELF_DISCLOSING and not texted_before:
             disclosure = await self._renderer.render("disclosure", {})
         shaped = shape_reply(text, self._segment_budget, suffix=disclosure)
         return Message(
@@ -93,45 +136,101 @@ class Sender:
         )
 
     async def deliver(self, message: Message) -> Delivery:
-        """Send one recorded text, at most once ever; the outcome says what happened."""
-        # The claim is the guard before every send: pending → submitting happens once, ever.
-        if not await self._messages.claim_for_sending(message.id):
+        """Send one recorded text, at most once ever; the outcome says what happened.
+
+        A text its writer staged already claimed (`submitting`, as a turn's reply is) is this caller's to
+        send; a `pending` one is claimed here first.
+        """
+        # The claim is the guard before every send: pending → submitting happens once per attempt.
+        if message.status != "submitting" and not await self._outbox.claim(message.id):
             return Delivery("taken")
+        message.status = "submitting"
         # Once claimed, finish even if the caller is cancelled (a shutdown): a send cut off half-way would
-        # stay "submitting" for good, neither sent nor safe to send again.
+        # stay "submitting" until the outbox checks it with the gateway.
         return await asyncio.shield(self._hand_over(message))
 
     async def _hand_over(self, message: Message) -> Delivery:
+        clearance = await self._outbox.clearance(message)
         # STOP wins: the consent check is the last thing before the gateway, for every kind of text.
-        if message.kind != OPT_OUT_CONFIRMATION and await self._consent.is_opted_out(message.to_number):
-            await self._messages.mark_suppressed(message.id, reason="recipient opted out")
+        if message.kind != OPT_OUT_CONFIRMATION and clearance.opted_out:
+            await self._outbox.suppressed(message, reason="recipient opted out")
             log.info("suppressed a %s text to opted-out %s", message.kind, mask_phone(message.to_number))
             return Delivery("suppressed", reason="recipient opted out")
+        if clearance.behind is not None:
+            # Texts to one number go in order: this one waits for the earlier one's retry.
+            await self._outbox.wait_behind(message, clearance.behind)
+            return Delivery("queued", reason="an earlier text to this number is waiting to be retried")
         try:
             sent = await self._gateway.send(OutgoingSms(to=message.to_number, body=message.body))
         except SmsError as exc:
-            log.warning("send to %s failed: %s", mask_phone(message.to_number), exc)
-            if isinstance(exc, RecipientOptedOut):
-                # Record the opt-out first: once the text stops being in flight, the number is opted out.
-                await self._carrier_opt_out(message.to_number, message.sid)
-            await self._messages.mark_failed(message.id, error_code=exc.code, reason=str(exc))
-            return Delivery("failed", error_code=exc.code, reason=str(exc))
-        await self._messages.mark_submitted(message.id, sid=sent.sid, status=sent.status, sender=sent.sender)
-        message.sid = sent.sid
+            return await self._not_sent(message, exc)
+        await self._outbox.submitted(message.id, sid=sent.sid, status=sent.status, sender=sent.sender)
+        message.sid, message.status = sent.sid, sent.status
         return Delivery("sent", sid=sent.sid)
+
+    async def _not_sent(self, message: Message, error: SmsError) -> Delivery:
+        """Retry what may go later, within the retry window; record the rest and tell staff why."""
+        log.warning("send to %s failed: %s", mask_phone(message.to_number), error)
+        reason = str(error)
+        if isinstance(error, RecipientOptedOut):
+            # Record the opt-out first: once the text stops being in flight, the number is opted out.
+            await self._carrier_opt_out(message.to_number, message.sid)
+            await self._outbox.failed(message, error_code=error.code, reason=reason)
+            return Delivery("failed", error_code=error.code, reason=reason)
+        if error.retryable or error.maybe_sent:
+            at = self._retries.next_try(message, self._clock())
+            if at is not None:
+                await self._outbox.retry_at(message, at, reason=reason, unsure=error.maybe_sent)
+                return Delivery("queued", error_code=error.code, reason=reason)
+        staff_reason = f"a {message.kind} text could not be sent: {reason}"
+        await self._outbox.failed(message, error_code=error.code, reason=reason, staff_reason=staff_reason)
+        return Delivery("failed", error_code=error.code, reason=reason)
 
     async def deliver_unsent(self) -> int:
         """Send texts recorded before a crash but never handed over; returns how many went."""
         sent = 0
-        for message in await self._messages.unsent():
+        for message in await self._outbox.unsent():
             sent += (await self.deliver(message)).sent
         return sent
+
+    async def deliver_due(self) -> int:
+        """Due retries, and hand-overs that went unanswered (checked first); returns how many went."""
+        sent = 0
+        waiting: set[str] = set()  # numbers with an earlier text still waiting: later ones keep their turn
+        for message in await self._outbox.due():
+            if message.phone in waiting:
+                continue
+            if message.status == "pending":
+                delivery = await self.deliver(message)
+            else:
+                delivery = await asyncio.shield(self._check_then_send(message))
+            sent += delivery.sent
+            if delivery.outcome in ("queued", "taken"):
+                waiting.add(message.phone)
+        return sent
+
+    async def _check_then_send(self, message: Message) -> Delivery:
+        """A hand-over whose fate is unknown: if the gateway has the text, record it; else send it."""
+        if not await self._outbox.reclaim(message):
+            return Delivery("taken")
+        since = message.created_at - CLOCK_SLACK
+        try:
+            found = await self._gateway.find_sent(
+                OutgoingSms(to=message.to_number, body=message.body), since=since
+            )
+        except SmsError as exc:
+            return await self._not_sent(message, exc if exc.maybe_sent else _unsure(exc))
+        if found is not None:
+            log.info("the gateway had a text to %s already: %s", mask_phone(message.to_number), found.sid)
+            await self._outbox.submitted(message.id, sid=found.sid, status=found.status, sender=found.sender)
+            return Delivery("sent", sid=found.sid)
+        return await self._hand_over(message)
 
     async def record_status(
         self, sid: str, status: str, error_code: int | None, payload: dict[str, Any]
     ) -> None:
         """A delivery-status callback: status moves forward only; 21610 means the carrier opted them out."""
-        message = await self._messages.apply_status(sid, status, error_code, payload)
+        message = await self._outbox.apply_status(sid, status, error_code, payload)
         if message is not None and error_code == CARRIER_OPTED_OUT:
             await self._carrier_opt_out(message.to_number, sid)
 

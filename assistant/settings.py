@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     )
     twilio_api_base_url: str = Field("https://api.twilio.com", validation_alias=_env("TWILIO_API_BASE_URL"))
     twilio_timeout_seconds: float = Field(10.0, gt=0, validation_alias=_env("TWILIO_TIMEOUT_SECONDS"))
+    # How long a text Twilio refused for now (429, 503, no connection) keeps being retried, from staging.
+    send_retry_window_seconds: float = Field(
+        3600.0, ge=0, le=7 * 24 * 3600, validation_alias=_env("SEND_RETRY_WINDOW_SECONDS")
+    )
 
     public_base_url: str | None = Field(None, validation_alias=_env("PUBLIC_BASE_URL", "API_BASE_URL"))
     trusted_proxies: str = Field("127.0.0.1,::1", validation_alias=_env("TRUSTED_PROXIES"))

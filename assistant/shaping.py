@@ -37,6 +37,14 @@ _SENTENCE_END = re.compile(r"[.!?][\"')\]]*(?=\s)")
 _LIST_NUMBER = re.compile(r"(?:^|\n)\s*\d{1,3}\.$")
 
 ELLIPSIS = "..."
+# C0 and C1 controls (but tab and newline), DEL, and the bidi overrides and isolates that make a text read
+# differently from what it says. PostgreSQL can't store NUL at all.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """The text without control characters and bidi overrides (CR becomes a newline)."""
+    return _UNPRINTABLE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _link(match: re.Match[str]) -> str:
@@ -161,7 +169,9 @@ def _normalise_whitespace(text: str) -> str:
 def shape_reply(text: str, max_segments: int = 2, suffix: str = "") -> ShapedReply:
     """Shape an LLM answer into an SMS body within max_segments; `suffix` (a disclosure) is never cut."""
     tail = " " + smart_encode(suffix).strip() if suffix.strip() else ""
-    main = fit_to_budget(_normalise_whitespace(smart_encode(strip_markdown(text))), max_segments, tail)
+    main = fit_to_budget(
+        _normalise_whitespace(smart_encode(strip_markdown(printable(text)))), max_segments, tail
+    )
     body = (main + tail).strip()
     info = count_segments(body)
     return ShapedReply(body=body, encoding=info.encoding, segments=info.segments)

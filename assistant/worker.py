@@ -7,7 +7,10 @@ import contextlib
 import logging
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from assistant.clock import Clock
 from assistant.conversation import Conversation
@@ -23,6 +26,14 @@ from storage.turn_queue import TurnJob, TurnQueue
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_SECONDS = 15.0
+OUTBOX_INTERVAL_SECONDS = 2.0
+# A server away for now, worth waiting for; anything else (a wrong key type, a bug) stops the worker.
+OUTAGES = (RedisConnectionError, RedisTimeoutError, OperationalError, InterfaceError, OSError)
+STARTUP_RETRY_MAX_SECONDS = 10.0  # the longest pause between tries while the database or Redis is away
+TURN_ATTEMPTS = 3  # a turn that fails this many times in a row is answered with the apology
+TURN_RETRY_PAUSE_SECONDS = (
+    1.0  # times the attempt number  # how often due retries and unanswered hand-overs are looked for
+)
 SHUTDOWN_GRACE_SECONDS = 10.0
 
 
@@ -61,16 +72,21 @@ class Worker:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Work until `stopping` is set, then let turns in flight finish."""
-        await self._queue.ensure_group()
-        await self.recover()
+        if not await self._start(stopping):
+            return
         log.info("worker %s started", self._queue.consumer)
         loop = asyncio.get_running_loop()
         next_sweep = loop.time() + SWEEP_INTERVAL_SECONDS
-        next_beat = loop.time()
+        next_beat = next_outbox = loop.time()
+        outbox: asyncio.Task[None] | None = None
         while not stopping.is_set():
             if loop.time() >= next_beat:
                 await self._beat()
                 next_beat = loop.time() + BEAT_SECONDS
+            if loop.time() >= next_outbox and (outbox is None or outbox.done()):
+                # Beside the turns, never in their way: one pass at a time.
+                outbox = asyncio.create_task(self._send_due())
+                next_outbox = loop.time() + OUTBOX_INTERVAL_SECONDS
             free = self._concurrency - len(self._tasks)
             if free <= 0:
                 await asyncio.wait(self._tasks, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
@@ -85,8 +101,15 @@ class Worker:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             if loop.time() >= next_sweep:
-                await self.sweep()
-                next_sweep = loop.time() + SWEEP_INTERVAL_SECONDS
+                try:
+                    await self.sweep()
+                    next_sweep = loop.time() + SWEEP_INTERVAL_SECONDS
+                except Exception:
+                    # The database (or Redis) is away: keep answering what can be answered, try again soon.
+                    log.exception("sweep failed; trying again shortly")
+                    next_sweep = loop.time() + STARTUP_RETRY_MAX_SECONDS
+        if outbox is not None:
+            await outbox
         if self._tasks:
             _, unfinished = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE_SECONDS)
             # Turns cut short are not lost: their texts stay pending in SQL and their jobs unacknowledged.
@@ -96,6 +119,21 @@ class Worker:
         with contextlib.suppress(RedisError):
             await self._heartbeats.stopped(self._queue.consumer)
         log.info("worker %s stopped", self._queue.consumer)
+
+    async def _start(self, stopping: asyncio.Event) -> bool:
+        """Set up the queue and recover from SQL, waiting for Redis and the database if they are away."""
+        pause = 1.0
+        while not stopping.is_set():
+            try:
+                await self._queue.ensure_group()
+                await self.recover()
+                return True
+            except OUTAGES as exc:
+                log.warning("worker waiting for the database and Redis (%s); retrying in %.0f s", exc, pause)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), timeout=pause)
+                pause = min(pause * 2, STARTUP_RETRY_MAX_SECONDS)
+        return False
 
     async def _beat(self) -> None:
         """Tell other processes (and /readyz) this worker is alive; a missed beat is only a late one."""
@@ -111,8 +149,8 @@ class Worker:
         try:
             await self._queue.ensure_group()
             await self.recover()
-        except RedisError:
-            return
+        except Exception as exc:  # still away, or the database is too: the next take tries again
+            log.warning("recovery after the queue came back failed: %s", exc)
 
     async def recover(self) -> None:
         """SQL is the record: queue every phone still waiting, and send replies recorded but never sent."""
@@ -135,6 +173,13 @@ class Worker:
                 # Held chat notifications stay held in SQL; the next sweep sends them.
                 log.exception("digest pass failed; it runs again next sweep")
 
+    async def _send_due(self) -> None:
+        try:
+            await self._sender.deliver_due()
+        except Exception:
+            # Whatever is due stays due in SQL; the next pass picks it up.
+            log.exception("outbox pass failed; it runs again shortly")
+
     async def _handle(self, job: TurnJob) -> None:
         try:
             await self.answer_phone(job.phone)
@@ -152,13 +197,26 @@ class Worker:
             await self._answer_pending(phone)
 
     async def _answer_pending(self, phone: str) -> None:
-        while pending := await self._messages.pending_for(phone):
+        failures = 0
+        while turn := await self._messages.pending_turn(phone):
             # Let a burst of texts settle so it is answered as one turn.
-            quiet_for = (self._clock() - pending[-1].created_at).total_seconds()
+            quiet_for = (self._clock() - turn.messages[-1].created_at).total_seconds()
             if quiet_for < self._burst_window:
                 await asyncio.sleep(self._burst_window - quiet_for)
                 continue
             try:
-                await self._conversation.answer(phone, pending)
+                await self._conversation.answer(turn)
             except AlreadyAnswered:
                 log.info("turn for %s was answered elsewhere", mask_phone(phone))
+            except Exception as exc:
+                failures += 1
+                if failures < TURN_ATTEMPTS:
+                    log.exception("turn for %s failed; trying again", mask_phone(phone))
+                    await asyncio.sleep(TURN_RETRY_PAUSE_SECONDS * failures)
+                    continue
+                # Never silence: the customer hears that we'll be back to them, and staff are told.
+                log.exception("turn for %s failed %d times; apologising", mask_phone(phone), failures)
+                await self._conversation.apologise(
+                    turn, f"the assistant failed to answer ({type(exc).__name__})"
+                )
+            failures = 0

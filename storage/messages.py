@@ -1,4 +1,4 @@
-"""The message log: inbound texts and their turn state, outbound texts and their delivery status."""
+"""The message log: inbound texts and their turn state, and every text in or out for reading back."""
 
 from __future__ import annotations
 
@@ -16,25 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from assistant.clock import Clock
 from storage.customers import get_or_create_customer
-from storage.tables import Customer, Message, MessageEvent
-
-# Delivery statuses only move forward; callbacks arrive out of order. Equal ranks are terminal alternatives.
-STATUS_RANK: dict[str, int] = {
-    "pending": 0,  # recorded here, not yet handed to the gateway
-    "submitting": 0,  # being handed over right now
-    "accepted": 1,
-    "scheduled": 1,
-    "queued": 1,
-    "sending": 2,
-    "sent": 3,
-    "delivered": 4,
-    "undelivered": 4,
-    "failed": 4,
-    "canceled": 4,
-    "partially_delivered": 4,
-    "suppressed": 4,  # never handed over: the recipient had opted out by send time
-    "read": 5,
-}
+from storage.staff_tables import Takeover
+from storage.tables import Customer, Message
+from storage.takeovers import active_at
 
 
 class AlreadyAnswered(Exception):
@@ -104,6 +88,17 @@ def _row_values(message: Message) -> dict[str, Any]:
     """The columns an unsaved message sets; the ones it leaves unset get their defaults."""
     values = {column.key: getattr(message, column.key) for column in Message.__table__.columns}
     return {key: value for key, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class PendingTurn:
+    """A phone's texts waiting for a turn (oldest first), and what the turn needs to know of the phone."""
+
+    phone: str
+    messages: list[Message]
+    customer: Customer | None
+    texted_before: bool  # whether any text ever went to this number (the first carries the disclosure)
+    held_by_staff: bool  # a takeover holds the number: the texts wait for staff, the bot says nothing
 
 
 # Work done in the transaction that records an inbound text; returns details to keep on the message.
@@ -226,14 +221,27 @@ class MessageLog:
             ).one()
         return count, oldest
 
-    async def pending_for(self, phone: str) -> list[Message]:
+    async def pending_turn(self, phone: str) -> PendingTurn | None:
+        """This phone's texts waiting for a turn and what the turn needs to know of the phone: one read."""
+        texted = (
+            select(Message.id)
+            .where(Message.phone == phone, Message.direction == "outbound", Message.sid.is_not(None))
+            .exists()
+        )
+        held = select(Takeover.id).where(Takeover.phone == phone, active_at(self._clock())).exists()
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(Message)
-                .where(Message.phone == phone, Message.turn_state == "pending")
-                .order_by(Message.id)
-            )
-            return list(rows)
+            rows = (
+                await session.execute(
+                    select(Message, Customer, texted.label("texted"), held.label("held"))
+                    .outerjoin(Customer, Customer.id == Message.customer_id)
+                    .where(Message.phone == phone, Message.turn_state == "pending")
+                    .order_by(Message.id)
+                )
+            ).all()
+        if not rows:
+            return None
+        first = rows[0]
+        return PendingTurn(phone, [row[0] for row in rows], first[1], bool(first[2]), bool(first[3]))
 
     async def last_reply(self, phone: str) -> Message | None:
         """The newest conversational reply to this phone (not a keyword answer, reminder or notification)."""
@@ -270,7 +278,8 @@ class MessageLog:
             if result.rowcount != len(inbound_ids):
                 raise AlreadyAnswered(f"turn {list(inbound_ids)} was already handled")
             if reply is not None:
-                reply.reply_to_id = inbound_ids[0]
+                # Staged claimed: the turn sends it next, and a crash before that is found by the outbox.
+                reply.reply_to_id, reply.status = inbound_ids[0], "submitting"
                 row = _row_values(self._stamped(reply))
                 reply.id = await connection.scalar(insert(Message).values(row).returning(Message.id))
         return reply
@@ -291,56 +300,6 @@ class MessageLog:
         async with self._sessions() as session:
             return await session.get(Message, message_id)
 
-    async def unsent(self) -> list[Message]:
-        """Outbound texts recorded but never handed to the gateway (a worker died in between)."""
-        async with self._sessions() as session:
-            rows = await session.scalars(
-                select(Message)
-                .where(Message.direction == "outbound", Message.status == "pending")
-                .order_by(Message.id)
-            )
-            return list(rows)
-
-    async def claim_for_sending(self, message_id: int) -> bool:
-        """Move pending → submitting; only one caller ever wins, so a text is handed over at most once."""
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
-                update(Message)
-                .where(Message.id == message_id, Message.status == "pending")
-                .values(status="submitting", updated_at=self._clock())
-            )
-            return result.rowcount == 1
-
-    async def mark_submitted(self, message_id: int, *, sid: str, status: str, sender: str) -> None:
-        """Record the gateway's SID and status, then take in any callbacks that beat the SID here."""
-        now = self._clock()
-        # Until this commits, no callback can find the message (it has no SID yet), so nothing else moves
-        # its status: it is "submitting", and the gateway's answer is forward of that.
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                update(Message)
-                .where(Message.id == message_id)
-                .values(sid=sid, from_number=sender, status=status, sent_at=now, updated_at=now)
-            )
-        # From here on callbacks find the message by SID and move it themselves; earlier ones wait unowned.
-        async with self._engine.begin() as connection:
-            early = await connection.scalars(
-                update(MessageEvent)
-                .where(MessageEvent.sid == sid, MessageEvent.message_id.is_(None))
-                .values(message_id=message_id)
-                .returning(MessageEvent.status)
-            )
-            best = max([status, *early], key=lambda name: STATUS_RANK.get(name, 0))
-            if best != status:
-                await connection.execute(self._forward(message_id, best, None))
-
-    async def mark_suppressed(self, message_id: int, *, reason: str) -> None:
-        async with self._sessions() as session, session.begin():
-            message = await session.get(Message, message_id)
-            if message is not None:
-                message.status = "suppressed"
-                message.details = {**message.details, "suppressed": reason}
-
     async def has_texted(self, phone: str) -> bool:
         """Whether any text ever went to this number (the first one carries the STOP disclosure)."""
         async with self._sessions() as session:
@@ -350,56 +309,6 @@ class MessageLog:
                 .limit(1)
             )
             return sent is not None
-
-    async def mark_failed(self, message_id: int, *, error_code: int | None, reason: str) -> None:
-        async with self._sessions() as session, session.begin():
-            message = await session.get(Message, message_id)
-            if message is None:
-                return
-            message.status = "failed"
-            message.error_code = error_code
-            message.details = {**message.details, "failure": reason}
-
-    async def apply_status(
-        self, sid: str, status: str, error_code: int | None, payload: dict[str, Any]
-    ) -> Message | None:
-        """Append a status event and move the message's status forward only; None for unknown SIDs."""
-        async with self._sessions() as session, session.begin():
-            message = await session.scalar(select(Message).where(Message.sid == sid))
-            session.add(
-                MessageEvent(
-                    message_id=message.id if message else None,
-                    sid=sid,
-                    status=status,
-                    error_code=error_code,
-                    payload=payload,
-                    created_at=self._clock(),
-                )
-            )
-            if message is not None and status in STATUS_RANK:
-                await self._advance(session, message.id, status, error_code)
-        return message
-
-    async def _advance(
-        self, session: AsyncSession, message_id: int, status: str, error_code: int | None
-    ) -> None:
-        await session.execute(self._forward(message_id, status, error_code))
-
-    def _forward(self, message_id: int, status: str, error_code: int | None) -> Executable:
-        """Move a message's status to `status` only if that is forward of where it is."""
-        lower = [name for name, value in STATUS_RANK.items() if value < STATUS_RANK[status]]
-        values: dict[str, Any] = {"status": status, "updated_at": self._clock()}
-        if error_code is not None:
-            values["error_code"] = error_code
-        # A conditional UPDATE is atomic, so two racing callbacks can't move the status backwards.
-        return update(Message).where(Message.id == message_id, Message.status.in_(lower)).values(**values)
-
-    async def events_for(self, sid: str) -> list[MessageEvent]:
-        async with self._sessions() as session:
-            rows = await session.scalars(
-                select(MessageEvent).where(MessageEvent.sid == sid).order_by(MessageEvent.id)
-            )
-            return list(rows)
 
     async def listing(self, *, phone: str | None = None, limit: int = 50) -> list[Message]:
         """Newest first, for the CLI and the consoles."""

@@ -74,6 +74,7 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_phone_id", "phone", "id"),
         Index("ix_messages_turn_state_phone", "turn_state", "phone"),
+        Index("ix_messages_status_next_attempt_at", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -86,8 +87,12 @@ class Message(Base):
     to_number: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text, default="")
     media: Mapped[list[Any]] = mapped_column(default=list)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24))
     error_code: Mapped[int | None] = mapped_column()
+    # Outbound only: hand-overs tried so far, and when the next one is due (a retry, or a check with the
+    # gateway whether an unanswered attempt went through); see storage.outbox.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
     segments: Mapped[int | None] = mapped_column()
     encoding: Mapped[str | None] = mapped_column(String(8))
     # Inbound only: pending until a turn answers it (answered) or decides not to (skipped).
@@ -108,7 +113,7 @@ class MessageEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     sid: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24))
     error_code: Mapped[int | None] = mapped_column()
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

@@ -12,6 +12,11 @@ from storage.staff_tables import Takeover
 from storage.tables import Customer
 
 
+def active_at(now: datetime) -> ColumnElement[bool]:
+    """The takeovers holding their number at `now`: not released, and not expired."""
+    return (Takeover.released_at.is_(None)) & or_(Takeover.expires_at.is_(None), Takeover.expires_at > now)
+
+
 class TakeoverBook:
     """Starts, reads and ends takeovers; SQL is the truth, so every worker process sees the same."""
 
@@ -20,17 +25,12 @@ class TakeoverBook:
         self._clock = clock
         self._minutes = minutes  # 0: until released
 
-    def _active(self, now: datetime) -> ColumnElement[bool]:
-        return (Takeover.released_at.is_(None)) & or_(
-            Takeover.expires_at.is_(None), Takeover.expires_at > now
-        )
-
     async def active(self, phone: str) -> Takeover | None:
         """The takeover holding this number now, if any."""
         async with self._sessions() as session:
             return await session.scalar(
                 select(Takeover)
-                .where(Takeover.phone == phone, self._active(self._clock()))
+                .where(Takeover.phone == phone, active_at(self._clock()))
                 .order_by(Takeover.id.desc())
                 .limit(1)
             )
@@ -38,7 +38,7 @@ class TakeoverBook:
     async def active_phones(self) -> dict[str, Takeover]:
         async with self._sessions() as session:
             rows = await session.scalars(
-                select(Takeover).where(self._active(self._clock())).order_by(Takeover.id)
+                select(Takeover).where(active_at(self._clock())).order_by(Takeover.id)
             )
             return {row.phone: row for row in rows}
 
@@ -49,7 +49,7 @@ class TakeoverBook:
         async with self._sessions() as session, session.begin():
             current = await session.scalar(
                 select(Takeover)
-                .where(Takeover.phone == phone, self._active(now))
+                .where(Takeover.phone == phone, active_at(now))
                 .order_by(Takeover.id.desc())
                 .limit(1)
             )
@@ -69,7 +69,7 @@ class TakeoverBook:
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(Takeover)
-                .where(Takeover.phone == phone, self._active(now))
+                .where(Takeover.phone == phone, active_at(now))
                 .values(released_at=now, released_by=staff)
             )
             return result.rowcount > 0

@@ -6,7 +6,6 @@ import asyncio
 
 from assistant.runtime import open_runtime
 from storage.messages import InboundText
-from storage.tables import Message
 from storage.turn_queue import TurnQueue
 from tests.support.waiting import eventually
 
@@ -31,35 +30,13 @@ async def test_pending_texts_in_sql_are_answered_after_redis_loses_the_queue(mak
     assert len(replies) == 1 and "Mon-Thu" in replies[0].body
 
 
-async def test_a_recorded_reply_is_sent_once_however_often_recovery_runs(make_settings, clock) -> None:
-    settings = make_settings()
-    async with open_runtime(settings, clock=clock) as runtime:
-        inbound, _ = await runtime.messages.record_inbound(_text("SM" + "2" * 32))
-        reply = Message(
-            direction="outbound",
-            phone=PHONE,
-            from_number="+15005550006",
-            to_number=PHONE,
-            body="Hello!",
-            status="pending",
-        )
-        await runtime.messages.close_turn([inbound.id], state="answered", reply=reply)
-        # A worker died between recording the reply and sending it; three recoveries race.
-        await asyncio.gather(*(runtime.sender.deliver_unsent() for _ in range(3)))
-        await runtime.sender.deliver_unsent()
-        sent = runtime.gateway.sent_to(PHONE)
-        stored = await runtime.messages.get(reply.id)
-    assert [text.body for text in sent] == ["Hello!"]
-    assert stored.status == "delivered" and stored.sid == sent[0].sid
-
-
 async def test_a_turn_cannot_be_answered_twice(make_settings, clock) -> None:
     settings = make_settings()
     async with open_runtime(settings, clock=clock) as runtime:
         await runtime.messages.record_inbound(_text("SM" + "3" * 32, "hello"))
-        pending = await runtime.messages.pending_for(PHONE)
+        pending = await runtime.messages.pending_turn(PHONE)
         results = await asyncio.gather(
-            *(runtime.conversation.answer(PHONE, pending) for _ in range(2)), return_exceptions=True
+            *(runtime.conversation.answer(pending) for _ in range(2)), return_exceptions=True
         )
         sent = runtime.gateway.sent_to(PHONE)
     assert len(sent) == 1
@@ -90,7 +67,7 @@ async def test_history_is_bounded_and_rebuilt_from_sql(make_settings, clock) -> 
     async with open_runtime(settings, clock=clock) as runtime:
         for n in range(3):
             await runtime.messages.record_inbound(_text(f"SM{n:032d}", f"message {n}"))
-            await runtime.conversation.answer(PHONE, await runtime.messages.pending_for(PHONE))
+            await runtime.conversation.answer(await runtime.messages.pending_turn(PHONE))
         cached = await runtime.transcript.recent(PHONE)
         await runtime.transcript.forget(PHONE)
         rebuilt = await runtime.transcript.recent(PHONE)
@@ -105,7 +82,7 @@ async def test_history_rebuilt_from_sql_reads_exactly_as_it_did_live(make_settin
     async with open_runtime(make_settings(), clock=clock) as runtime:
         await runtime.messages.record_inbound(_text("SM" + "a" * 32, "hi"))
         await runtime.messages.record_inbound(_text("SM" + "b" * 32, "[ACTION:cancel_appointment id=1]"))
-        await runtime.conversation.answer(PHONE, await runtime.messages.pending_for(PHONE))
+        await runtime.conversation.answer(await runtime.messages.pending_turn(PHONE))
         live = await runtime.transcript.recent(PHONE)
         await runtime.transcript.forget(PHONE)
         rebuilt = await runtime.transcript.recent(PHONE)
@@ -118,7 +95,7 @@ async def test_a_staff_reply_after_redis_forgot_keeps_the_earlier_conversation(m
     """Writing to a forgotten window must not leave the model a history of just the newest line."""
     async with open_runtime(make_settings(), clock=clock) as runtime:
         await runtime.messages.record_inbound(_text("SM" + "c" * 32, "what are your hours?"))
-        await runtime.conversation.answer(PHONE, await runtime.messages.pending_for(PHONE))
+        await runtime.conversation.answer(await runtime.messages.pending_turn(PHONE))
         await runtime.transcript.forget(PHONE)  # expired after a week of silence, or Redis restarted
         staff = await runtime.sender.prepare(
             phone=PHONE, text="We open at 6 tomorrow.", kind="staff", sender=""

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from assistant.segments import is_gsm7
+from storage.database import session_factory
+from storage.prompt_versions import PromptVersions
+from storage.reply_guard import ReplyGuard
 from tests.conftest import BUSINESS_NUMBER
 
 CUSTOMER = "+14155550123"
@@ -65,6 +68,31 @@ async def test_customer_still_answered_when_llm_fails(twilio, llm, twilio_settin
     assert len(twilio.messages) == 1
     assert "Mon-Thu 6:00 AM-9:00 PM" in twilio.messages[0]["body"]
     assert reply.details["engine"] == "offline"
+
+
+async def test_an_unreadable_llm_answer_gets_the_offline_reply_at_once(
+    twilio, llm, twilio_settings, start_app
+) -> None:
+    llm.break_next(times=5)  # HTTP 200, but the JSON stops half-way
+    async with start_app(twilio_settings()) as app:
+        await app.text("what are your hours?")
+        await app.settle()
+        reply = (await app.runtime.messages.listing(limit=1))[0]
+    assert len(llm.requests) == 1  # one try, not one per lease
+    assert [m["body"] for m in twilio.messages if "Mon-Thu 6:00 AM-9:00 PM" in m["body"]] != []
+    assert reply.details["engine"] == "offline"
+
+
+async def test_a_reply_with_control_characters_is_texted_without_them(
+    twilio, llm, twilio_settings, start_app
+) -> None:
+    llm.reply_with("See you\x00 at 6.\u202e Bring water.\x07")
+    async with start_app(twilio_settings()) as app:
+        await app.text("see you tomorrow")
+        await app.settle()
+        stored = (await app.runtime.messages.listing(limit=1))[0]
+    assert twilio.messages[0]["body"].startswith("See you at 6. Bring water.")
+    assert stored.body == twilio.messages[0]["body"]
 
 
 async def test_same_message_sid_three_times_at_once_is_answered_once(
@@ -160,3 +188,28 @@ async def test_replies_are_held_to_the_segment_budget(twilio, llm, twilio_settin
     assert reply.segments == 2 and reply.encoding == "GSM-7"
     assert len(twilio.messages[0]["body"]) <= 306
     assert twilio.messages[0]["body"].endswith("imagine. Reply STOP to opt out.")
+
+
+async def test_a_turn_that_keeps_failing_ends_with_the_apology_and_a_flag(
+    twilio, llm, twilio_settings, start_app
+) -> None:
+    async with start_app(twilio_settings()) as app:
+        # A staff edit that renders for nobody (the console's lint would have warned; the turn must cope).
+        versions = PromptVersions(session_factory(app.runtime.engine), app.runtime.redis)
+        await versions.save("system", "{{ 1 // 0 }}", author="test")
+        await app.text("what are your hours?")
+        await app.settle()
+        customer = await app.runtime.customers.by_phone(CUSTOMER)
+        pending = await app.runtime.messages.pending_phones()
+    texts = [message["body"] for message in twilio.messages]
+    assert len(texts) == 1 and "having trouble right now" in texts[0]
+    assert customer.needs_staff and "failed to answer" in customer.needs_staff_reason
+    assert pending == []
+
+
+async def test_the_runaway_guard_counts_texts_not_attempts(redis) -> None:
+    guard = ReplyGuard(redis, max_replies=20, window_seconds=300, repeat_limit=3)
+    retried = [await guard.hold_reason(CUSTOMER, "hello", turn=1) for _ in range(6)]
+    repeated = [await guard.hold_reason(CUSTOMER, "hello", turn=turn) for turn in range(2, 5)]
+    assert retried == [None] * 6  # one text, tried six times
+    assert repeated[:2] == [None, None] and "the same text arrived 4 times" in repeated[2]

@@ -184,12 +184,12 @@ async def test_a_reply_queued_before_stop_is_not_sent_after_it(
                 status="pending",
             )
         )
-        stop, _ = await app.runtime.messages.record_inbound(
+        await app.runtime.messages.record_inbound(
             InboundText(
                 sid="SM" + "5" * 32, from_number=phone, to_number=BUSINESS_NUMBER, body="STOP", media=[]
             )
         )
-        await app.runtime.conversation.answer(phone, [stop])
+        await app.runtime.conversation.answer(await app.runtime.messages.pending_turn(phone))
         delivered = await app.runtime.sender.deliver(queued)
         stored = await app.runtime.messages.get(queued.id)
     assert delivered.outcome == "suppressed" and stored.status == "suppressed"

@@ -328,12 +328,12 @@ async def test_a_reply_to_a_reminder_reaches_the_llm_with_the_reminder_before_it
         reminder = texts(runtime)[0]
         await runtime.transcript.forget(PHONE)  # Redis lost it: the history is rebuilt from SQL
         llm.reply_with("See you then!")
-        inbound, _ = await runtime.messages.record_inbound(
+        await runtime.messages.record_inbound(
             InboundText(
                 sid="SM" + "7" * 32, from_number=PHONE, to_number=BUSINESS_NUMBER, body="thanks!", media=[]
             )
         )
-        await runtime.conversation.answer(PHONE, [inbound])
+        await runtime.conversation.answer(await runtime.messages.pending_turn(PHONE))
     chat = llm.requests[-1]["messages"]
     assert chat[-2:] == [{"role": "assistant", "content": reminder}, {"role": "user", "content": "thanks!"}]
 

@@ -118,7 +118,7 @@ async def test_status_only_moves_forward(twilio, llm, twilio_settings, start_app
             assert (await _status(app, sid, status)).status_code == 200
         reply = (await app.runtime.messages.listing(limit=1))[0]
         assert reply.sid == sid and reply.status == "delivered"
-        events = await app.runtime.messages.events_for(sid)
+        events = await app.runtime.outbox.events_for(sid)
         assert [event.status for event in events] == ["delivered", "sent", "queued", "sending"]
         await _status(app, sid, "read")
         assert (await app.runtime.messages.get(reply.id)).status == "read"

@@ -44,6 +44,7 @@ async def thread(request: Request, *, status_code: int = 200, error: str = "", d
         "sent": "Reply sent through the normal send path; its delivery status updates below.",
         "suppressed": "Not sent: this number has opted out, so nothing may be texted to it.",
         "failed": "The reply could not be handed to the SMS provider; see its status below.",
+        "queued": "The SMS provider can't take the reply right now; it is retried automatically.",
     }
     return page(
         request,
@@ -125,7 +126,7 @@ async def _send(console: Console, phone: str, text: str, staff: str) -> str:
     await runtime.messages.add_outbound(message)
     await runtime.transcript.add(phone, {"role": "assistant", "content": message.body})
     delivery = await runtime.sender.deliver(message)
-    return delivery.outcome if delivery.outcome in ("sent", "suppressed") else "failed"
+    return delivery.outcome if delivery.outcome in ("sent", "suppressed", "queued") else "failed"
 
 
 async def optouts(request: Request) -> Response:

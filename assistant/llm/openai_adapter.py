@@ -12,6 +12,7 @@ from assistant.errors import LLMError
 from assistant.llm.facts import TurnFacts
 from assistant.llm.port import ChatMessage
 from assistant.settings import ConfigError, Settings
+from assistant.shaping import printable
 
 
 class OpenAIChat:
@@ -72,6 +73,8 @@ class OpenAIChat:
             raise LLMError(f"LLM returned HTTP {exc.status_code}") from exc
         except openai.OpenAIError as exc:
             raise LLMError(f"LLM error: {type(exc).__name__}") from exc
+        except Exception as exc:  # a 200 with a body the SDK can't read (truncated JSON, a wrong shape)
+            raise LLMError(f"LLM gave an unreadable answer: {type(exc).__name__}") from exc
         return _content(completion)
 
     async def aclose(self) -> None:
@@ -84,6 +87,6 @@ def _content(completion: Any) -> str:
     choices = getattr(completion, "choices", None) or []
     message = getattr(choices[0], "message", None) if choices else None
     content = getattr(message, "content", None)
-    if not isinstance(content, str) or not content.strip():
+    if not isinstance(content, str) or not printable(content).strip():
         raise LLMError("LLM returned an empty reply")
-    return content.strip()
+    return printable(content).strip()

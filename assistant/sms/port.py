@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
@@ -29,5 +30,9 @@ class SmsGateway(Protocol):
     name: str
 
     async def send(self, message: OutgoingSms) -> SentSms: ...
+
+    async def find_sent(self, message: OutgoingSms, *, since: datetime) -> SentSms | None:
+        """The text the gateway took for this number with this body since `since`, if it took one."""
+        ...
 
     async def aclose(self) -> None: ...

@@ -64,6 +64,13 @@ class SandboxOutbox:
         logger.info("sandbox delivered %s to %s", text.sid, mask_phone(message.to))
         return SentSms(sid=text.sid, status="delivered", sender=self.sender)
 
+    async def find_sent(self, message: OutgoingSms, *, since: datetime) -> SentSms | None:
+        """The kept text to this number with this body since `since`, if any."""
+        for text in reversed(self._texts):
+            if text.to == message.to and text.body == message.body and text.sent_at >= since:
+                return SentSms(sid=text.sid, status="delivered", sender=text.sender)
+        return None
+
     @property
     def sent(self) -> list[SandboxText]:
         """Every kept text, oldest first."""

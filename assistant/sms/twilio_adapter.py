@@ -6,6 +6,7 @@ import asyncio
 import base64
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 
 import aiohttp
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
@@ -28,13 +29,15 @@ RETRY_CODES = frozenset({20429})
 DEFAULT_RETRY_DELAYS = (0.5, 1.0)
 
 
-def error_for_code(code: int | None, message: str, *, retryable: bool = False) -> SmsError:
+def error_for_code(
+    code: int | None, message: str, *, retryable: bool = False, maybe_sent: bool = False
+) -> SmsError:
     """Our error for a Twilio error code (21610 opted out, 21211/21408/21612/21614 bad recipient)."""
     if code in OPTED_OUT_CODES:
-        return RecipientOptedOut(message, code=code, retryable=False)
+        return RecipientOptedOut(message, code=code)
     if code in INVALID_RECIPIENT_CODES:
-        return InvalidRecipient(message, code=code, retryable=False)
-    return SmsError(message, code=code, retryable=retryable)
+        return InvalidRecipient(message, code=code)
+    return SmsError(message, code=code, retryable=retryable, maybe_sent=maybe_sent)
 
 
 class _TimedHttpClient(AsyncTwilioHttpClient):
@@ -177,6 +180,22 @@ class TwilioGateway:
             return SentSms(sid=str(created.sid), status=str(created.status or "queued"), sender=sender)
         raise AssertionError("unreachable")  # the loop always returns or raises
 
+    async def find_sent(self, message: OutgoingSms, *, since: datetime) -> SentSms | None:
+        """Look through Twilio's newest messages to this number for this body, created since `since`."""
+        # Filtered by To and compared on date_created, not by DateSent: a text still queued at Twilio has
+        # no date_sent yet, and missing it would send it twice.
+        try:
+            records = await self._sdk().messages.list_async(to=message.to, limit=50, page_size=50)
+        except Exception as exc:  # the SDK and aiohttp raise many types; none may escape
+            raise self._translate(exc, message.to) from None
+        for record in records:
+            if record.date_created is not None and record.date_created < since:
+                break  # newest first: everything further is older
+            if record.body == message.body and str(record.direction or "").startswith("outbound"):
+                sender = record.from_ or self._messaging_service_sid or self._from_number or ""
+                return SentSms(sid=str(record.sid), status=str(record.status or "queued"), sender=sender)
+        return None
+
     def _translate(self, exc: Exception, to: str) -> SmsError:
         """Our error for whatever the SDK or aiohttp raised; `retryable` only when surely nothing was sent."""
         if isinstance(exc, TwilioRestException | TwilioServiceException):
@@ -186,7 +205,11 @@ class TwilioGateway:
             # Twilio repeats the number in some messages ("The 'To' number +1... is not valid").
             text = str(text).replace(to, mask_phone(to))
             retryable = status in RETRY_STATUSES or code in RETRY_CODES
-            return error_for_code(code, f"Twilio HTTP {status}: {text}", retryable=retryable)
+            # Any other server error came after Twilio read the request: it may have created the message.
+            unsure = not retryable and status >= 500
+            return error_for_code(
+                code, f"Twilio HTTP {status}: {text}", retryable=retryable, maybe_sent=unsure
+            )
         if isinstance(exc, aiohttp.ClientSSLError):
             return SmsError(f"TLS failure talking to Twilio: {exc}", retryable=False)
         if isinstance(exc, aiohttp.ClientConnectorError):
@@ -197,12 +220,14 @@ class TwilioGateway:
             return SmsError(f"connecting to Twilio timed out after {self._timeout}s", retryable=True)
         if isinstance(exc, TimeoutError):
             # The request went out and no answer came: Twilio may have created the message.
-            return SmsError(f"no answer from Twilio within {self._timeout}s; the text may have been sent")
+            return SmsError(
+                f"no answer from Twilio within {self._timeout}s; the text may have been sent", maybe_sent=True
+            )
         if isinstance(exc, aiohttp.ClientError):
-            return SmsError(f"connection to Twilio failed mid-request: {type(exc).__name__}")
+            return SmsError(f"connection to Twilio failed mid-request: {type(exc).__name__}", maybe_sent=True)
         if isinstance(exc, TwilioException):
-            return SmsError(f"Twilio SDK error: {type(exc).__name__}")
-        return SmsError(f"unexpected answer from Twilio: {type(exc).__name__}")
+            return SmsError(f"Twilio SDK error: {type(exc).__name__}", maybe_sent=True)
+        return SmsError(f"unexpected answer from Twilio: {type(exc).__name__}", maybe_sent=True)
 
     async def aclose(self) -> None:
         """Close the aiohttp session (safe to call twice, or before any send)."""

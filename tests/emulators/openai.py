@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.emulators.server import Holds
@@ -62,6 +62,7 @@ class OpenAIEmulator:
         self._fixed = reply
         self._script: deque[str | None] = deque()
         self._failures: deque[list[int]] = deque()
+        self._broken = 0
         # The app runs on uvicorn's thread while tests script and read it from theirs.
         self._lock = threading.Lock()
         self.app = Starlette(routes=[Route("/v1/chat/completions", self._chat, methods=["POST"])])
@@ -87,9 +88,15 @@ class OpenAIEmulator:
         with self._lock:
             self._failures.append([status, times])
 
+    def break_next(self, times: int = 1) -> None:
+        """Answer the next `times` requests with HTTP 200 and a body cut off half-way (truncated JSON)."""
+        with self._lock:
+            self._broken += times
+
     def reset(self) -> None:
         """Forget requests and scripted behaviour."""
         with self._lock:
+            self._broken = 0
             self.requests.clear()
             self._script.clear()
             self._failures.clear()
@@ -125,6 +132,7 @@ class OpenAIEmulator:
         with self._lock:
             self.requests.append(body)
             status = self._next_failure()
+            broken, self._broken = self._broken > 0, max(self._broken - 1, 0)
             scripted = self._script.popleft() if self._script else _UNSET
             responder, fixed = self.responder, self._fixed
         await self.holds.wait()
@@ -139,6 +147,9 @@ class OpenAIEmulator:
             content = responder(body)
         else:
             content = fixed
+        if broken:
+            whole = json.dumps(_completion(body, content))
+            return Response(whole[: len(whole) // 2], media_type="application/json")
         return JSONResponse(_completion(body, content), headers={"x-request-id": _request_id()})
 
 

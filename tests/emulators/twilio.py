@@ -7,6 +7,7 @@ import binascii
 import secrets
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -56,6 +57,10 @@ def twilio_error(status: int, code: int | None = None, message: str | None = Non
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class _Failure:
     status: int
@@ -75,6 +80,8 @@ class TwilioEmulator:
         self.requests: list[dict[str, str]] = []
         # Answers wait as these say, after the message is created (like a slow network on the way back).
         self.holds = Holds()
+        # What stamps date_created: tests that compare it with their own clock set this to it.
+        self.clock: Callable[[], datetime] = _wall_clock
         self._failures: deque[_Failure] = deque()
         self._rejections: dict[str, tuple[int, int, str | None]] = {}
         # The app runs on uvicorn's thread while tests script and read it from theirs.
@@ -83,6 +90,7 @@ class TwilioEmulator:
         self.app = Starlette(
             routes=[
                 Route(f"{base}/Messages.json", self._create_message, methods=["POST"]),
+                Route(f"{base}/Messages.json", self._list_messages, methods=["GET"]),
                 Route(f"{base}/Messages/{{sid}}.json", self._fetch_message, methods=["GET"]),
             ]
         )
@@ -107,6 +115,7 @@ class TwilioEmulator:
             self._failures.clear()
             self._rejections.clear()
         self.holds.reset()
+        self.clock = _wall_clock
 
     def _authorized(self, request: Request) -> bool:
         scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
@@ -159,6 +168,28 @@ class TwilioEmulator:
         await self.holds.wait()
         return JSONResponse(resource, status_code=201)
 
+    async def _list_messages(self, request: Request) -> JSONResponse:
+        """Newest first, filtered by To like Twilio's list; one page of up to PageSize."""
+        if not self._authorized(request):
+            return twilio_error(401)
+        to, size = request.query_params.get("To"), int(request.query_params.get("PageSize", "50"))
+        with self._lock:
+            found = [m for m in reversed(self.messages) if to is None or m["to"] == to][:size]
+        uri = request.url.path
+        return JSONResponse(
+            {
+                "messages": found,
+                "end": max(len(found) - 1, 0),
+                "first_page_uri": f"{uri}?PageSize={size}&Page=0",
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": size,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": f"{uri}?PageSize={size}&Page=0",
+            }
+        )
+
     async def _fetch_message(self, request: Request) -> JSONResponse:
         if not self._authorized(request):
             return twilio_error(401)
@@ -173,7 +204,7 @@ class TwilioEmulator:
         self, to: str, body: str, sender: str | None, service: str | None
     ) -> dict[str, Any]:
         sid = "SM" + secrets.token_hex(16)
-        now = format_datetime(datetime.now(UTC), usegmt=False)
+        now = format_datetime(self.clock(), usegmt=False)
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}"
         return {
             "account_sid": self.account_sid,
