@@ -228,7 +228,7 @@ class Conversation:
         await self._transcript.add(
             phone, {"role": "user", "content": user_text}, {"role": "assistant", "content": reply.body}
         )
-        await self._sender.deliver(reply)
+        await self._sender.deliver(reply, claimed=True)
         log.info("answered %s with %s (%d segment(s))", mask_phone(phone), engine, reply.segments)
         return TurnResult(reply=reply, engine=engine, actions=results, system_prompt=system_prompt)
 
@@ -248,7 +248,7 @@ class Conversation:
             phone=phone, text=text, kind=handled.reply, sender=message.to_number
         )
         await self._messages.close_turn([message.id], state="gated", reply=reply)
-        delivery = await self._sender.deliver(reply)
+        delivery = await self._sender.deliver(reply, claimed=True)
         if delivery.sent and handled.change is not None:
             await self._gate.confirmation_sent(handled.change, delivery.sid)
 

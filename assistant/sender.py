@@ -135,16 +135,15 @@ class Sender:
             details=details or {},
         )
 
-    async def deliver(self, message: Message) -> Delivery:
+    async def deliver(self, message: Message, *, claimed: bool = False) -> Delivery:
         """Send one recorded text, at most once ever; the outcome says what happened.
 
-        A text its writer staged already claimed (`submitting`, as a turn's reply is) is this caller's to
-        send; a `pending` one is claimed here first.
+        `claimed`: the caller staged it already claimed (a turn's reply, by `close_turn`), so it is this
+        caller's to send; otherwise it is claimed here first.
         """
         # The claim is the guard before every send: pending → submitting happens once per attempt.
-        if message.status != "submitting" and not await self._outbox.claim(message.id):
+        if not claimed and not await self._outbox.claim(message.id):
             return Delivery("taken")
-        message.status = "submitting"
         # Once claimed, finish even if the caller is cancelled (a shutdown): a send cut off half-way would
         # stay "submitting" until the outbox checks it with the gateway.
         return await asyncio.shield(self._hand_over(message))
