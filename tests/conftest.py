@@ -210,18 +210,19 @@ class RunningApp:
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait until no inbound text is pending a turn and no reply is waiting to be sent."""
         deadline = asyncio.get_running_loop().time() + timeout
+        waiting = (Message.direction == "outbound") & Message.status.in_(["pending", "submitting"])
         while asyncio.get_running_loop().time() < deadline:
             pending = await self.runtime.messages.pending_phones()
             async with self.runtime.engine.connect() as connection:
-                in_flight = await connection.scalar(
-                    select(func.count())
-                    .select_from(Message)
-                    .where(Message.direction == "outbound", Message.status.in_(["pending", "submitting"]))
-                )
+                in_flight = await connection.scalar(select(func.count()).select_from(Message).where(waiting))
             if not pending and not in_flight:
                 return
             await asyncio.sleep(0.05)
-        raise AssertionError("turns did not finish in time")
+        async with self.runtime.engine.connect() as connection:
+            columns = (Message.kind, Message.status, Message.next_attempt_at, Message.details)
+            stuck = (await connection.execute(select(*columns).where(waiting))).all()
+        # Say what is stuck, so a failure here can be told apart from a slow machine.
+        raise AssertionError(f"turns did not finish in time: pending {pending}, unsent {stuck}")
 
 
 @asynccontextmanager
