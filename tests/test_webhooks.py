@@ -148,3 +148,32 @@ async def test_fallback_apologises_in_twiml(twilio, twilio_settings, start_app) 
     assert response.status_code == 200
     assert "<Message>Sorry, Acme Fitness's assistant is having trouble" in response.text
     assert "+1 415 555 0100" in response.text
+
+
+async def test_values_too_long_to_keep_are_refused_naming_the_field(
+    twilio, llm, twilio_settings, start_app
+) -> None:
+    async with start_app(twilio_settings()) as app:
+        long_from = await app.text("hi", phone="+1" + "4" * 39)
+        long_sid = await app.text("hi", sid="SM" + "a" * 88)
+        long_status = await _status(app, "SM" + "b" * 32, "x" * 30)
+        stored = await _count(app, Message.__table__)
+    assert (long_from.status_code, long_from.text) == (400, "From must be at most 32 characters")
+    assert (long_sid.status_code, long_sid.text) == (400, "MessageSid must be at most 64 characters")
+    assert (long_status.status_code, long_status.text) == (400, "MessageStatus must be at most 24 characters")
+    assert stored == 0
+
+
+async def test_a_body_with_nul_and_a_partially_delivered_status_are_kept(
+    twilio, llm, twilio_settings, start_app
+) -> None:
+    llm.reply_with("Hi!")
+    async with start_app(twilio_settings()) as app:
+        taken = await app.text("hel\x00lo\u202e there")
+        await app.settle()
+        inbound = (await app.runtime.messages.listing(limit=2))[-1]
+        sid = twilio.messages[0]["sid"]
+        status = await _status(app, sid, "partially_delivered")
+        events = await app.runtime.outbox.events_for(sid)
+    assert taken.status_code == 200 and inbound.body == "hello there"
+    assert status.status_code == 200 and [event.status for event in events] == ["partially_delivered"]

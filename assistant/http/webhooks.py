@@ -17,6 +17,7 @@ from assistant.inbound import Inbound
 from assistant.runtime import Runtime
 from assistant.sender import Sender
 from assistant.settings import Settings
+from assistant.shaping import printable
 from prompts.renderer import PromptRenderer
 from storage.messages import InboundText
 
@@ -72,6 +73,18 @@ async def _verified_form(request: Request) -> dict[str, str] | Response:
     return form
 
 
+# The longest value each column holds; Twilio's SIDs are 34 characters, its addresses far shorter.
+MAX_SID, MAX_ADDRESS, MAX_STATUS = 64, 32, 24
+
+
+def _too_long(form: dict[str, str], limits: dict[str, int]) -> str | None:
+    """Which field is longer than we can keep, said for the 400."""
+    for field, limit in limits.items():
+        if len(form.get(field) or "") > limit:
+            return f"{field} must be at most {limit} characters"
+    return None
+
+
 def inbound_from_form(form: dict[str, str]) -> InboundText | str:
     """The inbound text, or a message saying which field is wrong."""
     sid = form.get("MessageSid") or form.get("SmsMessageSid")
@@ -80,6 +93,10 @@ def inbound_from_form(form: dict[str, str]) -> InboundText | str:
     for field in ("From", "To"):
         if not form.get(field):
             return f"{field} is required"
+    if wrong := _too_long(
+        {**form, "MessageSid": sid}, {"MessageSid": MAX_SID, "From": MAX_ADDRESS, "To": MAX_ADDRESS}
+    ):
+        return wrong
     try:
         count = int(form.get("NumMedia", "0") or 0)
     except ValueError:
@@ -94,7 +111,7 @@ def inbound_from_form(form: dict[str, str]) -> InboundText | str:
         sid=sid,
         from_number=form["From"],
         to_number=form["To"],
-        body=form.get("Body", ""),
+        body=printable(form.get("Body", "")),  # a NUL can't be stored, and controls only mislead
         media=media,
         opt_out_type=form.get("OptOutType") or None,
     )
@@ -119,6 +136,10 @@ async def status_callback(request: Request) -> Response:
     sid, status = form.get("MessageSid"), form.get("MessageStatus") or form.get("SmsStatus")
     if not sid or not status:
         return PlainTextResponse("MessageSid and MessageStatus are required", status_code=400)
+    if wrong := _too_long(
+        {"MessageSid": sid, "MessageStatus": status}, {"MessageSid": MAX_SID, "MessageStatus": MAX_STATUS}
+    ):
+        return PlainTextResponse(wrong, status_code=400)
     code = form.get("ErrorCode")
     error_code = int(code) if code and code.isdigit() else None
     hooks = _state(request)
