@@ -229,8 +229,11 @@ class Sender:
         self, sid: str, status: str, error_code: int | None, payload: dict[str, Any]
     ) -> None:
         """A delivery-status callback: status moves forward only; 21610 means the carrier opted them out."""
-        message = await self._outbox.apply_status(sid, status, error_code, payload)
-        if message is not None and error_code == CARRIER_OPTED_OUT:
+        message, new = await self._outbox.apply_status(sid, status, error_code, payload)
+        if message is None or not new or error_code != CARRIER_OPTED_OUT:
+            return
+        # A carrier opt-out about a text sent before the customer opted back in is old news.
+        if not await self._consent.opted_in_since(message.to_number, message.sent_at or message.created_at):
             await self._carrier_opt_out(message.to_number, sid)
 
     async def _carrier_opt_out(self, phone: str, sid: str | None) -> None:

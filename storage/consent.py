@@ -222,6 +222,18 @@ class ConsentBook:
         """The truth from SQL, for the check right before every send."""
         return await self._state_from_sql(phone) == OPTED_OUT
 
+    async def opted_in_since(self, phone: str, moment: datetime) -> bool:
+        """Whether the number opted (back) in after `moment`."""
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(Consent.state, Consent.updated_at).where(
+                        Consent.phone == phone, Consent.scope == self._scope
+                    )
+                )
+            ).first()
+        return row is not None and row.state == OPTED_IN and row.updated_at > moment
+
     async def cached_state(self, phone: str) -> str:
         """The number's state from Redis, else SQL; unknown numbers are opted in."""
         try:

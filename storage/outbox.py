@@ -239,11 +239,28 @@ class Outbox:
 
     async def apply_status(
         self, sid: str, status: str, error_code: int | None, payload: dict[str, Any]
-    ) -> Message | None:
-        """Append a status event and move the message's status forward only; None for unknown SIDs."""
+    ) -> tuple[Message | None, bool]:
+        """Record a status event and move the message's status forward only: (the message, whether new).
+
+        A callback seen before (same SID, status and error code; Twilio retries them) changes nothing. One
+        for an SID we don't know yet is kept (once) for the send that is about to record that SID.
+        """
+        same = (
+            select(MessageEvent.id)
+            .where(
+                MessageEvent.sid == sid,
+                MessageEvent.status == status,
+                MessageEvent.error_code.is_(None)
+                if error_code is None
+                else MessageEvent.error_code == error_code,
+            )
+            .exists()
+        )
         async with self._engine.begin() as connection:
             row = (await connection.execute(select(Message).where(Message.sid == sid))).first()
             message = _message(row) if row is not None else None
+            if await connection.scalar(select(same)):
+                return message, False
             await connection.execute(
                 MessageEvent.__table__.insert().values(
                     message_id=message.id if message else None,
@@ -256,7 +273,7 @@ class Outbox:
             )
             if message is not None and status in STATUS_RANK:
                 await connection.execute(self._forward(message.id, status, error_code))
-        return message
+        return message, True
 
     async def events_for(self, sid: str) -> list[MessageEvent]:
         query = select(MessageEvent).where(MessageEvent.sid == sid).order_by(MessageEvent.id)

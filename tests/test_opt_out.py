@@ -166,6 +166,41 @@ async def test_a_21610_status_callback_opts_the_number_out(twilio, llm, twilio_s
         assert await app.runtime.consent.is_opted_out(phone)
 
 
+async def test_a_replayed_21610_callback_does_not_undo_a_later_start(
+    twilio, llm, twilio_settings, start_app, clock
+) -> None:
+    phone = "+14155550312"
+    llm.reply_with("Hi!")
+    async with start_app(twilio_settings()) as app:
+        await app.text("hello", phone=phone)
+        await app.settle()
+        params = {
+            "MessageSid": twilio.messages[0]["sid"],
+            "MessageStatus": "undelivered",
+            "ErrorCode": "21610",
+        }
+        await app.twilio_post("/webhooks/twilio/status", params)
+        clock.advance(minutes=5)
+        await app.text("START", phone=phone)
+        await app.settle()
+        replayed = await app.twilio_post("/webhooks/twilio/status", params)  # Twilio retries, or an attacker
+        opted_out = await app.runtime.consent.is_opted_out(phone)
+        events = await app.runtime.outbox.events_for(params["MessageSid"])
+    assert replayed.status_code == 200
+    assert not opted_out
+    assert len(events) == 1
+
+
+async def test_callbacks_for_an_unknown_sid_are_kept_once(twilio, llm, twilio_settings, start_app) -> None:
+    sid = "SM" + "e" * 32
+    async with start_app(twilio_settings()) as app:
+        params = {"MessageSid": sid, "MessageStatus": "delivered"}
+        answers = [await app.twilio_post("/webhooks/twilio/status", params) for _ in range(3)]
+        events = await app.runtime.outbox.events_for(sid)
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert len(events) == 1
+
+
 async def test_a_reply_queued_before_stop_is_not_sent_after_it(
     twilio, llm, twilio_settings, start_app
 ) -> None:
