@@ -22,15 +22,23 @@ class ActionCall:
     args: dict[str, str] = field(default_factory=dict)
 
 
+NAME = re.compile(r"\[\s*ACTION\s*:?\s*(?P<name>[A-Za-z_]*)", re.IGNORECASE)
+
+
 def parse_actions(text: str) -> list[ActionCall]:
-    """Every well-formed tag in the text, in order."""
-    return [
-        ActionCall(
-            name=match["name"].upper(),
-            args={arg["key"].lower(): arg["value"].strip() for arg in ARG.finditer(match["args"])},
-        )
-        for match in TAG.finditer(text)
-    ]
+    """Every tag in the text, in order; a malformed one comes without its arguments, so it fails validation.
+
+    Nothing that looks like a tag is skipped: its words may say it happened, so it must be answered for.
+    """
+    calls = []
+    for loose in LOOSE_TAG.finditer(text):
+        if match := TAG.fullmatch(loose[0]):
+            args = {arg["key"].lower(): arg["value"].strip() for arg in ARG.finditer(match["args"])}
+            calls.append(ActionCall(name=match["name"].upper(), args=args))
+        else:
+            name = NAME.match(loose[0])
+            calls.append(ActionCall(name=(name["name"] if name else "").upper() or "MALFORMED"))
+    return calls
 
 
 def strip_actions(text: str) -> str:

@@ -15,6 +15,8 @@ from actions.parser import ActionCall
 from storage.customers import CustomerDirectory
 
 log = logging.getLogger(__name__)
+# What the customer reads instead of the model's words when it asked for an action we don't have.
+UNKNOWN_ACTION_REPLY = "Sorry, I can't do that by text. Reply AGENT to reach a person."
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +149,7 @@ class ActionRegistry:
         return spec, parsed
 
     async def dispatch(self, calls: list[ActionCall], context: ActionContext) -> list[ActionResult]:
-        """Run the model's valid calls in order; unknown names are dropped, invalid ones become failures."""
+        """Run the model's valid calls in order; unknown and invalid ones become failures."""
         return await self._run(calls, context, rehearsal=False, trusted=False)
 
     async def rehearse(self, calls: list[ActionCall], context: ActionContext) -> list[ActionResult]:
@@ -168,7 +170,10 @@ class ActionRegistry:
         for call in calls:
             spec = self._specs.get(call.name)
             if spec is None or not (spec.offered or trusted):
-                log.warning("ignored unknown action %s", call.name)
+                # Its words may claim it happened ("Refund issued!"): the failure replaces them.
+                log.warning("refused unknown action %s", call.name)
+                error = {"error": f"unknown action {call.name}"}
+                results.append(ActionResult(call.name, ok=False, message=UNKNOWN_ACTION_REPLY, data=error))
                 continue
             try:
                 spec, args = self.validate(call)

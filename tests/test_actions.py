@@ -28,8 +28,11 @@ from assistant.conversation import compose_reply
             [ActionCall("INFO", {"topic": "hours"}), ActionCall("HANDOFF", {"reason": "x"})],
         ),
         ("no tags here", []),
-        ('[ACTION:INFO topic="hours"', []),  # unterminated: not an action
-        ("[ACTION:INFO topic=hours]", []),  # unquoted value: not an action
+        # Malformed: the call comes without arguments, so it fails validation and is answered for.
+        ('[ACTION:INFO topic="hours"', [ActionCall("INFO")]),
+        ("[ACTION:INFO topic=hours]", [ActionCall("INFO")]),
+        ("[ACTION refund]", [ActionCall("REFUND")]),
+        ("[ACTION]", [ActionCall("MALFORMED")]),
     ],
 )
 def test_parse(text: str, calls: list[ActionCall]) -> None:
@@ -68,7 +71,7 @@ def _context(customers) -> ActionContext:
     )
 
 
-async def test_unknown_and_invalid_actions_do_nothing(tmp_path) -> None:
+async def test_unknown_and_invalid_actions_do_nothing_and_say_so(tmp_path) -> None:
     registry = default_registry()
     calls = [
         ActionCall("DELETE_EVERYTHING", {}),
@@ -76,9 +79,14 @@ async def test_unknown_and_invalid_actions_do_nothing(tmp_path) -> None:
         ActionCall("INFO", {"topic": "hours", "phone": "+19999999999"}),
     ]
     results = await registry.dispatch(calls, _context(customers=None))
-    assert [(r.name, r.ok) for r in results] == [("INFO", False), ("INFO", False)]
-    assert "topic must be one of" in results[0].data["error"]
-    assert "does not take phone" in results[1].data["error"]
+    assert [(r.name, r.ok) for r in results] == [
+        ("DELETE_EVERYTHING", False),
+        ("INFO", False),
+        ("INFO", False),
+    ]
+    assert "can't do that" in results[0].message
+    assert "topic must be one of" in results[1].data["error"]
+    assert "does not take phone" in results[2].data["error"]
 
 
 async def test_info_answers_from_the_business_file() -> None:
@@ -102,11 +110,16 @@ def test_a_failed_action_replaces_the_models_words() -> None:
 
 
 async def test_the_model_cannot_confirm_a_change_itself() -> None:
-    """CONFIRM carries out a customer's YES: a tag in the model's reply is dropped, and never offered."""
+    """CONFIRM carries out a customer's YES: a tag in the model's reply is refused, and never offered."""
     call = ActionCall("CONFIRM", {"change": "CANCEL", "appointment": "42"})
     # The context has no booking backend: running the handler would raise, so nothing ran.
-    assert await default_registry().dispatch([call], _context(None)) == []
-    assert await default_registry().rehearse([call], _context(None)) == []
+    for results in (
+        await default_registry().dispatch([call], _context(None)),
+        await default_registry().rehearse([call], _context(None)),
+    ):
+        assert [(r.name, r.ok, r.data["error"]) for r in results] == [
+            ("CONFIRM", False, "unknown action CONFIRM")
+        ]
     assert "CONFIRM" not in [action["name"] for action in default_registry().describe()]
 
 

@@ -213,3 +213,14 @@ async def test_the_runaway_guard_counts_texts_not_attempts(redis) -> None:
     repeated = [await guard.hold_reason(CUSTOMER, "hello", turn=turn) for turn in range(2, 5)]
     assert retried == [None] * 6  # one text, tried six times
     assert repeated[:2] == [None, None] and "the same text arrived 4 times" in repeated[2]
+
+
+async def test_words_claiming_an_action_we_dont_have_never_reach_the_customer(
+    twilio, llm, twilio_settings, start_app
+) -> None:
+    llm.reply_with("Refund issued! [ACTION:REFUND amount=20]")
+    async with start_app(twilio_settings()) as app:
+        await app.text("I want my money back")
+        await app.settle()
+    body = twilio.messages[0]["body"]
+    assert "Refund issued" not in body and "can't do that by text" in body
