@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -167,7 +167,7 @@ class ActionRegistry:
         self, calls: list[ActionCall], context: ActionContext, *, rehearsal: bool, trusted: bool
     ) -> list[ActionResult]:
         results: list[ActionResult] = []
-        for call in calls:
+        for index, call in enumerate(calls):
             spec = self._specs.get(call.name)
             if spec is None or not (spec.offered or trusted):
                 # Its words may claim it happened ("Refund issued!"): the failure replaces them.
@@ -187,7 +187,9 @@ class ActionRegistry:
                 shown = {key: str(value) for key, value in args.items()}
                 results.append(ActionResult(call.name, ok=True, data={"dry_run": True, "args": shown}))
                 continue
-            results.append(await spec.handler(context, args))
+            # Each call of a turn is its own change: two SCHEDULEs must not share one idempotency key.
+            own = context if index == 0 else replace(context, turn_key=f"{context.turn_key}:{index}")
+            results.append(await spec.handler(own, args))
         return results
 
     def describe(self) -> list[dict[str, Any]]:

@@ -62,6 +62,19 @@ async def _say(app, phone: str, body: str) -> None:
     await app.settle()
 
 
+async def test_two_bookings_in_one_reply_are_two_bookings(twilio, llm, twilio_settings, start_app) -> None:
+    llm.reply_with(
+        f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"] '
+        f'[ACTION:SCHEDULE service="Spin" start="{TOMORROW}T07:00"]'
+    )
+    async with start_app(twilio_settings(), clock=clock) as app:
+        await _say(app, ALICE, "yoga at 6pm and spin at 7am tomorrow please")
+        booked = await _booked(app, ALICE)
+    (body,) = _bodies(twilio, ALICE)
+    assert sorted((b["service"], b["start"][11:16]) for b in booked) == [("Spin", "07:00"), ("Yoga", "18:00")]
+    assert "Booked: Yoga" in body and "Booked: Spin" in body
+
+
 async def test_the_llm_books_and_the_customer_gets_no_tag(twilio, llm, twilio_settings, start_app) -> None:
     llm.reply_with(f'Great, you\'re booked! [ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"]')
     settings = twilio_settings()
