@@ -208,6 +208,9 @@ async def test_a_reply_queued_before_stop_is_not_sent_after_it(
     async with start_app(twilio_settings()) as app:
         await app.text("hi", phone=phone)
         await app.settle()  # the worker is running and past its start-up recovery
+        # ...and done with this number: it would otherwise answer the STOP below itself, racing this test.
+        lock = f"turn-lock:{phone}"
+        await eventually(lambda: app.runtime.redis.exists(lock), until=lambda held: not held, what="the lock")
         queued = await app.runtime.messages.add_outbound(
             Message(
                 direction="outbound",
