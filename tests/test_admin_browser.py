@@ -93,6 +93,7 @@ def page(server: str) -> Iterator[Any]:
         context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.set_default_timeout(30_000)  # generous: a loaded machine is slow, never wrong
+        playwright_api.expect.set_options(timeout=30_000)  # assertions wait as long (their default is 5 s)
         try:
             yield page
         finally:

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from storage.messages import InboundText
 from storage.tables import Message
+from storage.turn_queue import STREAM
 from tests.conftest import BUSINESS_NUMBER
 from tests.support.waiting import eventually
 
@@ -208,9 +209,11 @@ async def test_a_reply_queued_before_stop_is_not_sent_after_it(
     async with start_app(twilio_settings()) as app:
         await app.text("hi", phone=phone)
         await app.settle()  # the worker is running and past its start-up recovery
-        # ...and done with this number: it would otherwise answer the STOP below itself, racing this test.
-        lock = f"turn-lock:{phone}"
-        await eventually(lambda: app.runtime.redis.exists(lock), until=lambda held: not held, what="the lock")
+        # ...and done with every job for this number (start-up recovery queued it again too): a job still
+        # waiting would answer the STOP below itself, racing this test.
+        await eventually(
+            lambda: app.runtime.redis.xlen(STREAM), until=lambda jobs: jobs == 0, what="the queue"
+        )
         queued = await app.runtime.messages.add_outbound(
             Message(
                 direction="outbound",
