@@ -26,14 +26,12 @@ from storage.turn_queue import TurnJob, TurnQueue
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_SECONDS = 15.0
-OUTBOX_INTERVAL_SECONDS = 2.0
+OUTBOX_INTERVAL_SECONDS = 2.0  # how often due retries and unanswered hand-overs are looked for
 # A server away for now, worth waiting for; anything else (a wrong key type, a bug) stops the worker.
 OUTAGES = (RedisConnectionError, RedisTimeoutError, OperationalError, InterfaceError, OSError)
-STARTUP_RETRY_MAX_SECONDS = 10.0  # the longest pause between tries while the database or Redis is away
+OUTAGE_RETRY_MAX_SECONDS = 10.0  # the longest pause between tries while the database or Redis is away
 TURN_ATTEMPTS = 3  # a turn that fails this many times in a row is answered with the apology
-TURN_RETRY_PAUSE_SECONDS = (
-    1.0  # times the attempt number  # how often due retries and unanswered hand-overs are looked for
-)
+TURN_RETRY_PAUSE_SECONDS = 1.0  # times the attempt number
 SHUTDOWN_GRACE_SECONDS = 10.0
 
 
@@ -107,7 +105,7 @@ class Worker:
                 except Exception:
                     # The database (or Redis) is away: keep answering what can be answered, try again soon.
                     log.exception("sweep failed; trying again shortly")
-                    next_sweep = loop.time() + STARTUP_RETRY_MAX_SECONDS
+                    next_sweep = loop.time() + OUTAGE_RETRY_MAX_SECONDS
         if outbox is not None:
             await outbox
         if self._tasks:
@@ -132,7 +130,7 @@ class Worker:
                 log.warning("worker waiting for the database and Redis (%s); retrying in %.0f s", exc, pause)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), timeout=pause)
-                pause = min(pause * 2, STARTUP_RETRY_MAX_SECONDS)
+                pause = min(pause * 2, OUTAGE_RETRY_MAX_SECONDS)
         return False
 
     async def _beat(self) -> None:

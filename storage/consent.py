@@ -25,7 +25,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from assistant.clock import Clock
@@ -116,6 +116,11 @@ def _cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_START) and not PLAIN_PHONE.fullmatch(value):
         return "'" + value
     return value
+
+
+def state_of(phone: str, scope: str) -> Select[tuple[str]]:
+    """The number's recorded state toward `scope` (no row: never opted out, so opted in)."""
+    return select(Consent.state).where(Consent.phone == phone, Consent.scope == scope)
 
 
 class ConsentBook:
@@ -253,9 +258,7 @@ class ConsentBook:
 
     async def _state_from_sql(self, phone: str) -> str:
         async with self._sessions() as session:
-            state = await session.scalar(
-                select(Consent.state).where(Consent.phone == phone, Consent.scope == self._scope)
-            )
+            state = await session.scalar(state_of(phone, self._scope))
         return state or OPTED_IN
 
     async def _cache(self, phone: str, state: str) -> None:

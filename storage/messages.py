@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, func, insert, select, update
+from sqlalchemy import Executable, Select, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -99,6 +99,13 @@ class PendingTurn:
     customer: Customer | None
     texted_before: bool  # whether any text ever went to this number (the first carries the disclosure)
     held_by_staff: bool  # a takeover holds the number: the texts wait for staff, the bot says nothing
+
+
+def _texted(phone: str) -> Select[tuple[int]]:
+    """Texts that went to this number (the first one carries the STOP disclosure)."""
+    return select(Message.id).where(
+        Message.phone == phone, Message.direction == "outbound", Message.sid.is_not(None)
+    )
 
 
 # Work done in the transaction that records an inbound text; returns details to keep on the message.
@@ -223,11 +230,7 @@ class MessageLog:
 
     async def pending_turn(self, phone: str) -> PendingTurn | None:
         """This phone's texts waiting for a turn and what the turn needs to know of the phone: one read."""
-        texted = (
-            select(Message.id)
-            .where(Message.phone == phone, Message.direction == "outbound", Message.sid.is_not(None))
-            .exists()
-        )
+        texted = _texted(phone).exists()
         held = select(Takeover.id).where(Takeover.phone == phone, active_at(self._clock())).exists()
         async with self._sessions() as session:
             rows = (
@@ -303,12 +306,7 @@ class MessageLog:
     async def has_texted(self, phone: str) -> bool:
         """Whether any text ever went to this number (the first one carries the STOP disclosure)."""
         async with self._sessions() as session:
-            sent = await session.scalar(
-                select(Message.id)
-                .where(Message.phone == phone, Message.direction == "outbound", Message.sid.is_not(None))
-                .limit(1)
-            )
-            return sent is not None
+            return await session.scalar(_texted(phone).limit(1)) is not None
 
     async def listing(self, *, phone: str | None = None, limit: int = 50) -> list[Message]:
         """Newest first, for the CLI and the consoles."""

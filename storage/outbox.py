@@ -19,7 +19,8 @@ from sqlalchemy import Executable, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assistant.clock import Clock
-from storage.tables import Consent, Customer, Message, MessageEvent
+from storage.consent import OPTED_OUT, state_of
+from storage.tables import Customer, Message, MessageEvent
 
 # Delivery statuses only move forward; callbacks arrive out of order. Equal ranks are terminal alternatives.
 STATUS_RANK: dict[str, int] = {
@@ -38,7 +39,6 @@ STATUS_RANK: dict[str, int] = {
     "suppressed": 4,  # never handed over: the recipient had opted out by send time
     "read": 5,
 }
-OPTED_OUT = "opted_out"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +91,7 @@ class Outbox:
 
     async def clearance(self, message: Message) -> Clearance:
         """The recipient's consent and an earlier text to them still waiting: one read, before sending."""
-        consent = (
-            select(Consent.state)
-            .where(Consent.phone == message.to_number, Consent.scope == self._scope)
-            .scalar_subquery()
-        )
+        consent = state_of(message.to_number, self._scope).scalar_subquery()
         earlier = (
             select(func.max(Message.next_attempt_at))
             .where(
