@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 
 from assistant.segments import is_gsm7
 from storage.database import session_factory
@@ -224,3 +225,12 @@ async def test_words_claiming_an_action_we_dont_have_never_reach_the_customer(
         await app.settle()
     body = twilio.messages[0]["body"]
     assert "Refund issued" not in body and "can't do that by text" in body
+
+
+async def test_a_tag_in_full_width_brackets_is_never_texted(twilio, llm, twilio_settings, start_app) -> None:
+    llm.reply_with('We open at 9. \uff3b\u200bACTION:INFO topic="hours"\uff3d')
+    async with start_app(twilio_settings()) as app:
+        await app.text("when do you open?")
+        await app.settle()
+    body = twilio.messages[0]["body"]
+    assert body.startswith("We open at 9.") and "ACTION" not in unicodedata.normalize("NFKC", body).upper()
