@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import TemplateSyntaxError, meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateSyntaxError
 
 from assistant.business import Business
 from assistant.keywords import normalise
@@ -18,7 +17,7 @@ from assistant.llm.facts import Appointment, TurnFacts
 from assistant.reminders import lead_text, when_text
 from assistant.segments import SegmentInfo, count_segments, smart_encode
 from prompts.isolated import IsolatedRenderer
-from prompts.renderer import PromptError
+from prompts.renderer import PromptError, template_variables
 
 # Templates whose job is the opt-out flow: telling the customer to reply STOP is right there.
 OPT_OUT_TEMPLATES = frozenset({"opt_out", "opt_out_unclear", "help", "opt_in", "disclosure"})
@@ -33,7 +32,6 @@ _INSTRUCTION = re.compile(
     r"\s+[\"'“‘«]?(?P<words>[^\s\"'”’»]+(?:\s+[^\s\"'”’»]+)?)",
     re.IGNORECASE,
 )
-_PARSER = ImmutableSandboxedEnvironment()
 
 
 @dataclass(slots=True)
@@ -103,16 +101,11 @@ def sample_values(
     known["notification_digest"] = {"count": 3, "senders": "Alice and Bob", "link": link}
     known["verification"] = {"business": plain, "code": "482913", "minutes": 10}
     values = dict(known.get(name, {}))
-    used = variables(shipped)
+    used = template_variables(shipped)
     if "business" in used or name in OPT_OUT_TEMPLATES or name == "fallback":
         values.setdefault("business", plain)
     # Whatever else the shipped file reads is what production gives it; we show those as ‹placeholders›.
     return values, sorted(used - set(values))
-
-
-def variables(source: str) -> set[str]:
-    """The top-level names a template reads (its loop variables and `set`s excluded)."""
-    return set(meta.find_undeclared_variables(_PARSER.parse(source))) - set(_PARSER.globals)
 
 
 async def check_draft(
@@ -131,7 +124,7 @@ async def check_draft(
     check = DraftCheck()
     values, placeholders = sample_values(name, shipped, business, actions, now)
     try:
-        unknown = variables(source) - set(values) - set(placeholders)
+        unknown = template_variables(source) - set(values) - set(placeholders)
     except TemplateSyntaxError as exc:
         check.error = f"template syntax error on line {exc.lineno}: {exc.message}"
         return check

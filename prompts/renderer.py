@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2.compiler import CodeGenerator
+from jinja2.meta import TrackingCodeGenerator
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
@@ -22,14 +25,43 @@ class PromptError(Exception):
     """A template failed to render; the message is safe to show staff."""
 
 
+# A printf-style field's width and precision: "%0999999999d" would build a gigabyte.
+_FORMAT_WIDTH = re.compile(r"%[-#0 +]*(\d*)(?:\.(\d+))?")
+
+
+class _NoFolding(CodeGenerator):
+    """Compiles without evaluating anything: Jinja folds constant expressions (`2**10**8`, a filter on a
+    literal) while compiling, where the sandbox's limits don't apply."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.optimizer = None
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Any, finalize: Any) -> str:
+        if not isinstance(
+            node, nodes.TemplateData
+        ):  # literal text is safe, and folding it keeps renders fast
+            raise nodes.Impossible()
+        return super()._output_child_to_const(node, frame, finalize)
+
+
+class _VariableFinder(TrackingCodeGenerator, _NoFolding):
+    """Jinja's undeclared-variable tracker, compiling the same way."""
+
+
 class _BoundedSandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox, refusing operators that could build huge values ('a' * 10**9)."""
 
-    intercepted_binops = frozenset({"*", "**", "+"})
+    code_generator_class = _NoFolding
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, int) and right > 64:
             raise SecurityError("exponent too large")
+        if operator == "%" and isinstance(left, str):
+            widths = (int(n) for found in _FORMAT_WIDTH.finditer(left) for n in found.groups() if n)
+            if any(width > MAX_OUTPUT_CHARS for width in widths):
+                raise SecurityError("format width too large")
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
                 sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
@@ -39,6 +71,21 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
         if isinstance(result, str | list | tuple) and len(result) > MAX_OUTPUT_CHARS:
             raise SecurityError("value too large")
         return result
+
+
+def template_variables(source: str) -> set[str]:
+    """The top-level names a template reads (its loop variables and `set`s excluded); evaluates nothing.
+
+    Raises TemplateSyntaxError for source that doesn't parse.
+    """
+    environment = _BoundedSandbox()
+    try:
+        tree = environment.parse(source)
+    except ValueError as exc:  # an integer literal too long to convert
+        raise TemplateSyntaxError(str(exc), 1) from None
+    finder = _VariableFinder(environment)
+    finder.visit(tree)
+    return finder.undeclared_identifiers - set(environment.globals)
 
 
 class TemplateSource:

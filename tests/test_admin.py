@@ -27,6 +27,8 @@ ATTACKS = [
     "{{ ''.__class__.__mro__ }}",
     "{{ cycler.__init__.__globals__ }}",
     "{{ 'a' * 100000000 }}",
+    "{{ 2**100000000 }}",
+    "{{ ((2**64)**64)**64 }}",
     "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
 ]
 
@@ -179,7 +181,9 @@ async def test_a_saved_system_template_is_in_the_very_next_llm_request_and_can_b
         assert "Sign off as" not in content and content.startswith("You are the text-message assistant")
 
 
-@pytest.mark.parametrize("attack", ATTACKS, ids=["mro", "globals", "huge-string", "nested-range"])
+@pytest.mark.parametrize(
+    "attack", ATTACKS, ids=["mro", "globals", "huge-string", "huge-power", "unprintable-int", "nested-range"]
+)
 async def test_preview_of_an_attack_is_refused_and_the_server_stays_healthy(
     attack, make_settings, start_app
 ) -> None:
@@ -204,6 +208,25 @@ async def test_preview_of_an_attack_is_refused_and_the_server_stays_healthy(
         saved = await app.client.post("/admin/prompts/system", data={"csrf_token": csrf, "body": attack})
         assert saved.status_code == 400 and "Not saved" in saved.text
         assert await app.runtime.renderer.source.versions.history("system") == []
+
+
+@pytest.mark.parametrize(
+    "attack", ATTACKS, ids=["mro", "globals", "huge-string", "huge-power", "unprintable-int", "nested-range"]
+)
+async def test_playground_run_of_an_attack_shows_the_error_on_the_page(
+    attack, make_settings, start_app
+) -> None:
+    async with start_app(make_settings()) as app:
+        await add_staff(app.runtime)
+        await sign_in(app.client)
+        csrf = await token(app.client)
+        async with asyncio.timeout(60):
+            tried = await app.client.post(
+                "/admin/prompts/system/playground",
+                data={"csrf_token": csrf, "body": attack, "message": "hi"},
+            )
+        assert tried.status_code == 200 and "The draft did not render" in tried.text
+        assert (await app.client.get("/healthz")).status_code == 200
 
 
 async def test_preview_lints_opt_out_words_unknown_values_and_segments(make_settings, start_app) -> None:

@@ -7,7 +7,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from prompts.renderer import PromptError, PromptRenderer
+from prompts.renderer import PromptError, PromptRenderer, template_variables
 from storage.database import session_factory
 from storage.prompt_versions import DatabaseTemplateSource, PromptVersions
 
@@ -52,11 +52,18 @@ async def test_missing_values_are_errors_not_blanks() -> None:
         "{{ 'a' * 100000000 }}",
         "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
         "{{ 9 ** 999999 }}",
+        "{{ ((2**64)**64)**64 }}",
+        "{{ '%0999999999d' % 1 }}",
     ],
 )
 def test_dangerous_templates_fail_safely(source: str) -> None:
     with pytest.raises(PromptError):
         PromptRenderer().render_source(source, {})
+
+
+def test_finding_a_drafts_variables_evaluates_none_of_it() -> None:
+    """Jinja folds constants while compiling, where the sandbox's limits don't reach."""
+    assert template_variables("{{ 2**100000000 }} {{ 'a'|center(900000000) }} {{ name }}") == {"name"}
 
 
 def test_user_text_is_a_value_never_source() -> None:
