@@ -7,7 +7,7 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 CODE_DIGITS = 6
 LOCK_SECONDS = 30.0
+# A new code for the same phone keeps the wrong tries of the one it replaces for this long, so re-sending
+# (or toggling the opt-in, or the phone) never buys another five guesses.
+TRIES_WINDOW = timedelta(hours=1)
 
 
 class UserBusy(Exception):
@@ -85,6 +88,10 @@ class PhoneVerifier:
         if not user.phone:
             return False
         now = self._clock()
+        tries_used = await self._tries_used(user, now)
+        if tries_used >= self._max_attempts:
+            log.info("verification code to %s not sent: its tries are used up", mask_phone(user.phone))
+            return False
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         values = {"business": self._business, "code": code, "minutes": int(self._ttl.total_seconds() // 60)}
         text = await self._renderer.render("verification", values)
@@ -101,7 +108,7 @@ class PhoneVerifier:
             phone=user.phone,
             salt=salt,
             code_hash=code_hash(salt, code),
-            attempts=0,
+            attempts=tries_used,
             expires_at=now + self._ttl,
             created_at=now,
         )
@@ -112,6 +119,12 @@ class PhoneVerifier:
             return False
         return True
 
+    async def _tries_used(self, user: ChatUser, now: datetime) -> int:
+        """Wrong tries spent on this phone's codes within the window."""
+        latest = await self._users.latest_code(user)
+        recent = latest is not None and latest.verified_at is None and latest.created_at > now - TRIES_WINDOW
+        return latest.attempts if recent else 0
+
     async def check(self, user: ChatUser, code: str) -> CheckResult:
         """Confirm the phone with the code: 400 when wrong or expired, 429 once the tries are used up."""
         if user.phone_verified_at is not None:
@@ -121,20 +134,25 @@ class PhoneVerifier:
             return CheckResult(
                 None, 400, "no code is waiting for this phone: PUT the user with smsOptIn to send one"
             )
-        if latest.attempts >= self._max_attempts:
-            return CheckResult(None, 429, "too many wrong codes: PUT the user again to send a new code")
         now = self._clock()
+        if latest.attempts >= self._max_attempts:
+            return self._spent(latest)
         if latest.expires_at <= now:
             return CheckResult(None, 400, "the code has expired: PUT the user again to send a new one")
         if not await self._users.count_attempt(latest.id, self._max_attempts):
-            return CheckResult(None, 429, "too many wrong codes: PUT the user again to send a new code")
+            return self._spent(latest)
         if not hmac.compare_digest(code_hash(latest.salt, code), latest.code_hash):
             left = self._max_attempts - latest.attempts - 1
             if left <= 0:
-                # Used up: a PUT may now send a new code (a spent code no longer counts as waiting).
                 await self._users.expire_code(latest.id, now)
             return CheckResult(None, 400, f"wrong code ({left} {'try' if left == 1 else 'tries'} left)")
         confirmed = await self._users.confirm(latest, now)
         if confirmed is None:
             return CheckResult(None, 400, "the phone changed since the code was sent: enter the newest code")
         return CheckResult(confirmed)
+
+    @staticmethod
+    def _spent(code: PhoneVerification) -> CheckResult:
+        again = (code.created_at + TRIES_WINDOW).strftime("%Y-%m-%d %H:%M UTC")
+        error = f"too many wrong codes: PUT the user again after {again} for a new code"
+        return CheckResult(None, 429, error)

@@ -18,6 +18,7 @@ KEY = "chat-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 APP_URL = "https://chat.example.com"
 BOB_PHONE = "+14155550188"
+OTHER_PHONE = "+14155550199"
 NOW = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)  # 11:00 AM in Los Angeles, the example business's zone
 
 
@@ -231,10 +232,11 @@ async def test_double_opt_in_texts_a_code_with_the_stop_disclosure_and_verifies_
         assert moved.json()["phoneVerified"] is False and moved.json()["verification"] == "code_sent"
 
 
-async def test_wrong_codes_are_400_then_429_after_five_tries_and_a_new_put_sends_a_new_code(
+async def test_wrong_codes_are_400_then_429_after_five_tries_and_the_tries_last_an_hour(
     chat_settings, start_app
 ) -> None:
-    async with start_app(chat_settings()) as app:
+    clock = Clock(NOW)
+    async with start_app(chat_settings(), clock=clock) as app:
         await app.client.put("/api/users/bob", json={"phone": BOB_PHONE, "smsOptIn": True}, headers=AUTH)
         code = await code_for(app, BOB_PHONE)
         wrong = f"{(int(code) + 1) % 1_000_000:06d}"
@@ -247,11 +249,39 @@ async def test_wrong_codes_are_400_then_429_after_five_tries_and_a_new_put_sends
         right = await app.client.post("/api/users/bob/verify", json={"code": code}, headers=AUTH)
         assert right.status_code == 429  # even the right code, once the tries are used up
 
+        # Asking again within the hour sends nothing: a new code would be five more guesses.
+        again = await app.client.put("/api/users/bob", json={"smsOptIn": True}, headers=AUTH)
+        assert again.json()["verification"] == "code_not_sent"
+        assert len(await sandbox_texts(app, BOB_PHONE)) == 1
+        locked = await app.client.post("/api/users/bob/verify", json={"code": code}, headers=AUTH)
+        assert locked.status_code == 429 and "after 2026-" in locked.json()["error"]
+
+        clock.advance(minutes=61)
         await app.client.put("/api/users/bob", json={"smsOptIn": True}, headers=AUTH)
         fresh = await code_for(app, BOB_PHONE)
         assert (
             await app.client.post("/api/users/bob/verify", json={"code": fresh}, headers=AUTH)
         ).status_code == 200
+
+
+async def test_sending_the_code_again_keeps_the_tries_already_spent(chat_settings, start_app) -> None:
+    async with start_app(chat_settings()) as app:
+        await app.client.put("/api/users/bob", json={"phone": BOB_PHONE, "smsOptIn": True}, headers=AUTH)
+        code = await code_for(app, BOB_PHONE)
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        for _ in range(3):
+            await app.client.post("/api/users/bob/verify", json={"code": wrong}, headers=AUTH)
+        # Opting out and in again, or moving to another phone and back, sends a new code...
+        await app.client.put("/api/users/bob", json={"smsOptIn": False}, headers=AUTH)
+        await app.client.put("/api/users/bob", json={"smsOptIn": True}, headers=AUTH)
+        await app.client.put("/api/users/bob", json={"phone": OTHER_PHONE}, headers=AUTH)
+        resent = await app.client.put("/api/users/bob", json={"phone": BOB_PHONE}, headers=AUTH)
+        assert resent.json()["verification"] == "code_sent"
+        fresh = await code_for(app, BOB_PHONE)
+        wrong = f"{(int(fresh) + 1) % 1_000_000:06d}"
+        # ...with the two tries that were left, not five new ones.
+        answer = await app.client.post("/api/users/bob/verify", json={"code": wrong}, headers=AUTH)
+        assert answer.json()["error"] == "wrong code (1 try left)"
 
 
 async def test_a_code_expires_after_ten_minutes(chat_settings, start_app) -> None:
