@@ -8,12 +8,14 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from assistant.clock import Clock, system_clock
 from assistant.http import admin, chat_api, ops, sandbox, webhooks
+from assistant.http.proxies import TrustedProxies
 from assistant.runtime import open_runtime
 from assistant.settings import Settings
 
@@ -66,7 +68,12 @@ def create_app(
     ]
     if not settings.twilio_enabled:
         routes += sandbox.routes
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _not_found})
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: _not_found},
+        middleware=[Middleware(TrustedProxies, networks=settings.trusted_proxy_networks)],
+    )
 
 
 def _worker_ended(task: asyncio.Task[None], stopping: asyncio.Event, notify: WorkerStopped | None) -> None:

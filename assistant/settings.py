@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 from collections.abc import Iterable
 from datetime import time, timedelta
@@ -54,6 +55,20 @@ def parse_quiet_hours(text: str) -> tuple[time, time] | None:
         raise ValueError(f"{text.strip()!r} must look like 21:00-09:00 (or set it to off)")
     start, end = time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
     return None if start == end else (start, end)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """`TRUSTED_PROXIES`: addresses and CIDR ranges, comma-separated; ValueError names a bad entry."""
+    networks = []
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or CIDR range (e.g. 10.0.0.0/8)") from None
+    return tuple(networks)
 
 
 class Settings(BaseSettings):
@@ -140,6 +155,12 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_leads(cls, value: str) -> str:
         parse_leads(value)  # a malformed list stops start-up here, naming the part that is wrong
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        parse_networks(value)
         return value
 
     @field_validator("quiet_hours")
@@ -232,8 +253,8 @@ class Settings(BaseSettings):
         return bool(self.embedded_worker)
 
     @property
-    def trusted_proxy_hosts(self) -> frozenset[str]:
-        return frozenset(host.strip() for host in self.trusted_proxies.split(",") if host.strip())
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def consent_scope(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 
+import httpx
 import pytest
 
 from storage.database import session_factory
@@ -130,6 +131,52 @@ async def test_failed_sign_ins_are_limited(make_settings, start_app) -> None:
         blocked = await sign_in(app.client)  # even the right password waits now
         assert blocked.status_code == 429 and "Too many failed sign-ins" in blocked.text
         assert _location(await app.client.get("/admin/prompts")).startswith("/admin/login")
+
+
+def _browser(app, address: str | None = None) -> httpx.AsyncClient:
+    """Another browser; with an address, it reaches us through the local proxy, which forwards it."""
+    headers = {"X-Forwarded-For": address} if address else {}
+    transport = httpx.ASGITransport(app=app.app)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
+
+
+async def test_forty_parallel_guesses_get_at_most_five_evaluated(make_settings, start_app) -> None:
+    async with start_app(make_settings()) as app, _browser(app) as browser:
+        await add_staff(app.runtime)
+        form = form_token((await browser.get("/admin/login")).text)
+
+        async def guess(password: str) -> int:
+            data = {"csrf_token": form, "username": "dana", "password": password}
+            return (await browser.post("/admin/login", data=data)).status_code
+
+        answers = await asyncio.gather(*[guess(f"wrong guess {n}") for n in range(39)], guess(PASSWORD))
+    assert answers.count(401) + answers.count(303) <= 5  # the rest never reached the password check
+    assert answers.count(429) >= 35 and set(answers) <= {401, 303, 429}
+
+
+async def test_a_strangers_guesses_dont_lock_out_staff_on_a_browser_they_used_before(
+    make_settings, start_app
+) -> None:
+    async with start_app(make_settings()) as app:
+        await add_staff(app.runtime)
+        async with _browser(app, "198.51.100.7") as own:
+            assert (await sign_in(own)).status_code == 303
+            await own.post("/admin/logout", data={"csrf_token": await token(own)})
+            async with _browser(app, "203.0.113.9") as stranger:
+                tried = [(await sign_in(stranger, "dana", "guess")).status_code for _ in range(7)]
+                assert tried == [401] * 5 + [429] * 2
+                assert (await sign_in(stranger)).status_code == 429  # the account is closed to strangers
+            assert (await sign_in(own)).status_code == 303  # but not to the browser that knows it
+
+
+async def test_behind_a_proxy_each_client_address_has_its_own_limit(make_settings, start_app) -> None:
+    async with start_app(make_settings(trusted_proxies="127.0.0.0/8, ::1")) as app:
+        await add_staff(app.runtime)
+        async with _browser(app, "203.0.113.9") as attacker:
+            tried = [(await sign_in(attacker, f"name{n}", "guess")).status_code for n in range(32)]
+            assert tried == [401] * 30 + [429] * 2
+        async with _browser(app, "198.51.100.7") as colleague:  # the same proxy, another person
+            assert (await sign_in(colleague)).status_code == 303
 
 
 async def test_a_saved_system_template_is_in_the_very_next_llm_request_and_can_be_restored(

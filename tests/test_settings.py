@@ -79,6 +79,7 @@ def test_the_example_env_file_is_valid(tmp_path: Path) -> None:
         ({"PUBLIC_BASE_URL": "sms.example.com"}, "PUBLIC_BASE_URL must start with http"),
         ({"SEGMENT_BUDGET": "zero"}, "SEGMENT_BUDGET"),
         ({"BUSINESS_CONFIG": "missing.toml"}, "BUSINESS_CONFIG file not found"),
+        ({"TRUSTED_PROXIES": "10.0.0.0/8, my-proxy"}, "'my-proxy' is not an IP address or CIDR range"),
     ],
 )
 def test_contradictory_configuration_is_one_clear_line(

@@ -64,9 +64,11 @@ async def test_forwarded_headers_only_from_trusted_proxies(twilio, twilio_settin
     }
     async with start_app(twilio_settings(public_base_url=None)) as app:
         trusted = await app.client.post("/webhooks/twilio/sms", data=params, headers=headers)
+    async with start_app(twilio_settings(public_base_url=None, trusted_proxies="127.0.0.0/8")) as app:
+        trusted_range = await app.client.post("/webhooks/twilio/sms", data=params, headers=headers)
     async with start_app(twilio_settings(public_base_url=None, trusted_proxies="10.9.9.9")) as app:
         untrusted = await app.client.post("/webhooks/twilio/sms", data=params, headers=headers)
-    assert (trusted.status_code, untrusted.status_code) == (200, 403)
+    assert (trusted.status_code, trusted_range.status_code, untrusted.status_code) == (200, 200, 403)
 
 
 async def test_without_twilio_credentials_webhooks_say_so(make_settings, start_app) -> None:

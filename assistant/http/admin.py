@@ -13,13 +13,14 @@ from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.http import admin_conversations, admin_prompts
-from assistant.http.admin_auth import SESSION_SECONDS, StaffSession
+from assistant.http.admin_auth import DEVICE_SECONDS, SESSION_SECONDS, StaffSession
 from assistant.http.admin_console import console_of, open_console, page
 
 __all__ = ["open_console", "routes"]
 
 SESSION_COOKIE = "sms_admin_session"
 LOGIN_COOKIE = "sms_admin_login"
+DEVICE_COOKIE = "sms_admin_device"
 MAX_FORM_BYTES = 256 * 1024
 SECURITY_HEADERS = {
     # No script at all, forms only to ourselves, never framed (clickjacking), nothing cached.
@@ -168,24 +169,23 @@ async def login(request: Request) -> Response:
     password = str(form.get("password", ""))
     client = request.client.host if request.client else "unknown"
     next_page = str(form.get("next", ""))
-    wait = await console.limiter.wait_seconds(username, client)
+    signer = await console.signer()
+    device_purpose = f"device:{username.casefold()}"
+    device = signer.unsign(device_purpose, request.cookies.get(DEVICE_COOKIE))
+    wait = await console.limiter.take_try(username, client, device)
     if wait:
         minutes = max(1, round(wait / 60))
         message = f"Too many failed sign-ins. Try again in about {minutes} minute{'s' * (minutes != 1)}."
         return await login_form(request, message, 429, username, next_page)
     if not username or not await console.accounts.authenticate(username, password):
-        await console.limiter.failed(username, client)
         return await login_form(request, "Wrong username or password.", 401, username, next_page)
-    await console.limiter.succeeded(username)
+    await console.limiter.succeeded(username, client, device)
     session = await console.sessions.create(username)  # a new id at every sign-in: no session fixation
     response = RedirectResponse(_next_page(next_page), status_code=303)
-    _cookie(
-        response,
-        request,
-        SESSION_COOKIE,
-        (await console.signer()).sign("session", session.id),
-        SESSION_SECONDS,
-    )
+    _cookie(response, request, SESSION_COOKIE, signer.sign("session", session.id), SESSION_SECONDS)
+    # This browser now knows the password: its later tries are counted apart from strangers'.
+    device = device or secrets.token_urlsafe(16)
+    _cookie(response, request, DEVICE_COOKIE, signer.sign(device_purpose, device), DEVICE_SECONDS)
     response.delete_cookie(LOGIN_COOKIE, path="/admin")
     return response
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 SESSION_SECONDS = 12 * 3600
-# Failed sign-ins allowed per username and per client address within the window, before a pause.
+DEVICE_SECONDS = 180 * 24 * 3600
+# Sign-in tries allowed per account (and per account on a browser it signed in from before) and per
+# client address within the window, before a pause.
 MAX_FAILURES_PER_USER = 5
 MAX_FAILURES_PER_CLIENT = 30
 FAILURE_WINDOW_SECONDS = 15 * 60
@@ -77,37 +79,45 @@ class SessionStore:
 
 
 class LoginLimiter:
-    """Counts failed sign-ins per username and per client in Redis, so every web process shares the count."""
+    """Counts sign-in tries in Redis before the password is checked, so parallel guesses sent to any web
+    process can't slip past the limit, and at most a handful per account are ever evaluated.
+
+    Tries from a browser that has signed in as that account before (it holds a signed device cookie) are
+    counted apart, so someone guessing from elsewhere can't lock the real user out.
+    """
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
 
     @staticmethod
-    def _keys(username: str, client: str) -> tuple[str, str]:
-        return f"admin:login-failures:user:{username.casefold()}", f"admin:login-failures:client:{client}"
+    def _limits(username: str, client: str, device: str | None) -> list[tuple[str, int]]:
+        prefix = f"admin:login-tries:user:{username.casefold()}"
+        if device:
+            return [(f"{prefix}:device:{device}", MAX_FAILURES_PER_USER)]
+        client_key = f"admin:login-tries:client:{client}"
+        return [(prefix, MAX_FAILURES_PER_USER), (client_key, MAX_FAILURES_PER_CLIENT)]
 
-    async def wait_seconds(self, username: str, client: str) -> int:
-        """How long this username or client must wait before trying again; 0 when it may try now."""
-        user_key, client_key = self._keys(username, client)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(user_key)
-            pipe.ttl(user_key)
-            pipe.get(client_key)
-            pipe.ttl(client_key)
-            user_count, user_ttl, client_count, client_ttl = await pipe.execute()
-        waits = [0]
-        if int(user_count or 0) >= MAX_FAILURES_PER_USER:
-            waits.append(max(int(user_ttl), 1))
-        if int(client_count or 0) >= MAX_FAILURES_PER_CLIENT:
-            waits.append(max(int(client_ttl), 1))
-        return max(waits)
-
-    async def failed(self, username: str, client: str) -> None:
+    async def take_try(self, username: str, client: str, device: str | None = None) -> int:
+        """Use up one try before checking a password: 0 when it may go ahead, else seconds to wait."""
+        limits = self._limits(username, client, device)
         async with self._redis.pipeline(transaction=True) as pipe:
-            for key in self._keys(username, client):
+            for key, _ in limits:
                 pipe.incr(key)
                 pipe.expire(key, FAILURE_WINDOW_SECONDS, nx=True)
-            await pipe.execute()
+                pipe.ttl(key)
+            replies = await pipe.execute()
+        waits = [0]
+        for index, (_, limit) in enumerate(limits):
+            count, _, ttl = replies[index * 3 : index * 3 + 3]
+            if int(count) > limit:
+                waits.append(max(int(ttl), 1))
+        return max(waits)
 
-    async def succeeded(self, username: str) -> None:
-        await self._redis.delete(self._keys(username, "")[0])
+    async def succeeded(self, username: str, client: str, device: str | None = None) -> None:
+        """The password was right: the account's tries start again, and the address gets its try back."""
+        (account, _), *rest = self._limits(username, client, device)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(account)
+            for key, _ in rest:
+                pipe.decr(key)
+            await pipe.execute()

@@ -9,6 +9,7 @@ from functools import lru_cache
 from starlette.requests import Request
 from twilio.request_validator import RequestValidator
 
+from assistant.http.proxies import relayed
 from assistant.settings import Settings
 
 
@@ -19,12 +20,11 @@ def signed_url(request: Request, settings: Settings) -> str:
     if settings.public_base_url:
         url = settings.public_base_url.rstrip("/") + path
     else:
-        scheme, host = request.url.scheme, request.headers.get("host", request.url.netloc)
-        # Forwarded headers are believable only when a proxy we trust set them.
-        if request.client and request.client.host in settings.trusted_proxy_hosts:
-            scheme = request.headers.get("x-forwarded-proto", scheme).split(",")[0].strip()
+        # The scheme is already the forwarded one when a trusted proxy relayed the request.
+        host = request.headers.get("host", request.url.netloc)
+        if relayed(request):
             host = request.headers.get("x-forwarded-host", host).split(",")[0].strip()
-        url = f"{scheme}://{host}{path}"
+        url = f"{request.url.scheme}://{host}{path}"
     return f"{url}?{query}" if query else url
 
 

@@ -1,0 +1,42 @@
+"""Who is calling: X-Forwarded-* headers are believed only from the proxies `TRUSTED_PROXIES` names."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from assistant.settings import Network
+
+
+class TrustedProxies:
+    """ASGI middleware: behind a trusted proxy, the client and scheme become the ones it forwarded.
+
+    uvicorn's middleware does the rewriting (the client is the nearest untrusted X-Forwarded-For address);
+    this one also records that a trusted proxy relayed the request, which X-Forwarded-Host needs.
+    """
+
+    def __init__(self, app: ASGIApp, networks: Sequence[Network]) -> None:
+        self._networks = tuple(networks)
+        self._forwarded = ProxyHeadersMiddleware(app, trusted_hosts=[str(net) for net in networks])  # type: ignore[arg-type]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            peer = scope.get("client")
+            scope["state"] = {**scope.get("state", {}), "relayed": bool(peer) and self._trusts(peer[0])}
+        await self._forwarded(scope, receive, send)  # type: ignore[arg-type]
+
+    def _trusts(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:  # a unix socket path, or a test client's name
+            return False
+        return any(address in network for network in self._networks)
+
+
+def relayed(request: Request) -> bool:
+    """Whether a trusted proxy passed this request on, so its X-Forwarded-Host is the public host."""
+    return bool(request.scope.get("state", {}).get("relayed"))
