@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from tests.support.processes import (
     wait_until,
 )
 from tests.support.scale import problems, run_scale_check
+from tests.support.staff import PASSWORD, USERNAME, form_token
 
 pytestmark = pytest.mark.skipif(
     not backends.redis_available(),
@@ -108,3 +110,44 @@ def test_two_servers_two_workers_answer_200_texts_in_order(tmp_path: Path, share
     print(run.figures())
     found = problems(run)
     assert not found, "\n".join(found)
+
+
+def test_forty_parallel_sign_in_guesses_across_two_processes_get_five_evaluated(
+    tmp_path: Path,
+    database_url: str,
+    shared_redis: str,
+    twilio_server: tuple[TwilioEmulator, str],
+    openai_server: tuple[OpenAIEmulator, str],
+) -> None:
+    env = product_env(
+        database_url=database_url,
+        redis_url=shared_redis,
+        twilio_base_url=twilio_server[1],
+        openai_base_url=openai_server[1],
+        burst_window_seconds=0,
+        turn_lease_seconds=LEASE,
+        PUBLIC_BASE_URL="http://127.0.0.1",  # plain http, so the test's browser keeps the console cookies
+    )
+    with Fleet(env, tmp_path) as fleet:
+        fleet.cli("db", "upgrade")
+        fleet.cli("staff", "add", USERNAME, "--password-stdin", stdin=PASSWORD + "\n")
+        servers = [fleet.serve("web-1"), fleet.serve("web-2")]
+        fleet.wait_ready(*servers)
+
+        async def guesses(url: str, passwords: list[str]) -> list[int]:
+            async with httpx.AsyncClient(base_url=url, timeout=60) as browser:
+                form = form_token((await browser.get("/admin/login")).text)
+                forms = [{"csrf_token": form, "username": USERNAME, "password": p} for p in passwords]
+                posts = [browser.post("/admin/login", data=data) for data in forms]
+                return [response.status_code for response in await asyncio.gather(*posts)]
+
+        async def both() -> list[int]:
+            wrong = [f"wrong guess {n}" for n in range(39)]
+            first, second = await asyncio.gather(
+                guesses(servers[0].url, wrong[:20]), guesses(servers[1].url, [*wrong[20:], PASSWORD])
+            )
+            return first + second
+
+        answers = asyncio.run(both())
+    assert answers.count(401) + answers.count(303) <= 5, answers
+    assert answers.count(429) >= 35 and set(answers) <= {401, 303, 429}

@@ -187,13 +187,14 @@ class Fleet:
         self.processes.append(worker)
         return worker
 
-    def cli(self, *args: str, timeout: float = 60.0) -> str:
+    def cli(self, *args: str, timeout: float = 60.0, stdin: str | None = None) -> str:
         """Run a one-shot `sms-assistant` command with the same environment; returns its stdout."""
         done = subprocess.run(
             [sys.executable, "-m", "assistant", *args],
             env=self.env,
             cwd=self.workdir,
-            stdin=subprocess.DEVNULL,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=timeout,
