@@ -2,6 +2,21 @@
 
 from __future__ import annotations
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+# A server away for now, worth waiting for; anything else (a wrong key type, a bug) is a real error.
+OUTAGES = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OperationalError,
+    InterfaceError,
+    PoolTimeoutError,
+    OSError,
+)
+
 
 class AssistantError(Exception):
     """Base for every error the service raises on purpose."""

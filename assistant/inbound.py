@@ -9,11 +9,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.batching import Coalescer
+from assistant.errors import OUTAGES
 from assistant.gate import OPTED_OUT, ConsentEvent, consent_event, decided_details
-from assistant.keywords import KeywordSet
+from assistant.keywords import KeywordSet, classify_phrase
 from assistant.logs import mask_phone
 from storage.consent import ConsentBook
 from storage.messages import InboundText, MessageLog
+from storage.parked import ParkedTexts
 from storage.tables import Message
 from storage.turn_queue import TurnQueue
 
@@ -26,9 +28,16 @@ class Inbound:
     """Records a text (once per MessageSid), applies its opt-out or opt-in at once, and queues its turn."""
 
     def __init__(
-        self, *, messages: MessageLog, consent: ConsentBook, keywords: KeywordSet, queue: TurnQueue
+        self,
+        *,
+        messages: MessageLog,
+        consent: ConsentBook,
+        keywords: KeywordSet,
+        queue: TurnQueue,
+        parked: ParkedTexts,
     ) -> None:
         self._messages = messages
+        self._parked = parked
         self._consent = consent
         self._keywords = keywords
         # Concurrent webhooks share their round trips: one INSERT and one Redis pipeline per batch.
@@ -54,6 +63,31 @@ class Inbound:
         if created:
             await self._queued.submit(text)
         return message_id, created
+
+    async def park(self, text: InboundText) -> bool:
+        """Keep a text the database can't take now, to record when it is back; False if Redis is away too."""
+        phone = mask_phone(text.from_number)
+        try:
+            await self._parked.park(text)
+        except OUTAGES as exc:
+            log.error("inbound %s from %s lost: no database and no Redis (%s)", text.sid, phone, exc)
+            return False
+        log.warning("inbound %s from %s parked until the database is back", text.sid, phone)
+        return True
+
+    async def record_parked(self) -> int:
+        """Record and queue the texts parked during an outage, in order; how many there were."""
+        return await self._parked.record(self.accept)
+
+    async def welcomes_apology(self, text: InboundText) -> bool:
+        """Whether an apology may answer this text unrecorded: never a keyword, never an opted-out number,
+        and not when we can't tell."""
+        if text.opt_out_type or self._keywords.classify(text.body) or classify_phrase(text.body):
+            return False
+        try:
+            return await self._consent.cached_state(text.from_number) != OPTED_OUT
+        except OUTAGES:
+            return False
 
     async def _enqueue(self, texts: Sequence[InboundText]) -> list[None]:
         """Queue new texts' turns, logged once per batch (a line per text costs a tenth of a webhook)."""

@@ -49,6 +49,7 @@ from storage.heartbeats import Heartbeats
 from storage.history import ConversationHistory
 from storage.messages import MessageLog
 from storage.outbox import Outbox
+from storage.parked import ParkedTexts
 from storage.presence import Presence
 from storage.prompt_versions import DatabaseTemplateSource, PromptVersions
 from storage.redis import connect_redis
@@ -96,6 +97,7 @@ class Runtime:
         return Worker(
             queue=self.queue,
             messages=self.messages,
+            inbound=self.inbound,
             conversation=self.conversation,
             sender=self.sender,
             redis=self.redis,
@@ -289,7 +291,13 @@ def build_services(clients: Clients) -> Runtime:
         conversation=conversation,
         reminders=reminders,
         queue=queue,
-        inbound=Inbound(messages=messages, consent=consent, keywords=keywords, queue=queue),
+        inbound=Inbound(
+            messages=messages,
+            consent=consent,
+            keywords=keywords,
+            queue=queue,
+            parked=ParkedTexts(redis),
+        ),
         clock=clock,
         chat_users=chat_users,
         chat=chat,

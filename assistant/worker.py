@@ -7,14 +7,13 @@ import contextlib
 import logging
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from assistant.clock import Clock
 from assistant.conversation import Conversation
 from assistant.digests import Digests
+from assistant.errors import OUTAGES
+from assistant.inbound import Inbound
 from assistant.logs import mask_phone
 from assistant.reminders import Reminders
 from assistant.sender import Sender
@@ -27,8 +26,6 @@ log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_SECONDS = 15.0
 OUTBOX_INTERVAL_SECONDS = 2.0  # how often due retries and unanswered hand-overs are looked for
-# A server away for now, worth waiting for; anything else (a wrong key type, a bug) stops the worker.
-OUTAGES = (RedisConnectionError, RedisTimeoutError, OperationalError, InterfaceError, OSError)
 OUTAGE_RETRY_MAX_SECONDS = 10.0  # the longest pause between tries while the database or Redis is away
 TURN_ATTEMPTS = 3  # a turn that fails this many times in a row is answered with the apology
 TURN_RETRY_PAUSE_SECONDS = 1.0  # times the attempt number
@@ -43,6 +40,7 @@ class Worker:
         *,
         queue: TurnQueue,
         messages: MessageLog,
+        inbound: Inbound,
         conversation: Conversation,
         sender: Sender,
         redis: Redis,
@@ -56,6 +54,7 @@ class Worker:
     ) -> None:
         self._queue = queue
         self._messages = messages
+        self._inbound = inbound
         self._conversation = conversation
         self._sender = sender
         self._redis = redis
@@ -67,6 +66,8 @@ class Worker:
         self._heartbeats = heartbeats
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
+        # Set when the database or Redis was found away; the first pass that finds them back recovers.
+        self._outage = False
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Work until `stopping` is set, then let turns in flight finish."""
@@ -172,8 +173,18 @@ class Worker:
                 log.exception("digest pass failed; it runs again next sweep")
 
     async def _send_due(self) -> None:
+        """The outbox pass: due retries, texts parked during an outage, and recovery once one has ended."""
         try:
             await self._sender.deliver_due()
+            await self._inbound.record_parked()  # one LINDEX when there are none
+            if self._outage:
+                # Texts waiting since the outage began are answered now, not a lease later.
+                await self.recover()
+                self._outage = False
+                log.info("the database and Redis are back: waiting texts are queued again")
+        except OUTAGES as exc:
+            self._outage = True
+            log.warning("outbox pass could not reach the database or Redis (%s); trying again shortly", exc)
         except Exception:
             # Whatever is due stays due in SQL; the next pass picks it up.
             log.exception("outbox pass failed; it runs again shortly")
@@ -181,6 +192,10 @@ class Worker:
     async def _handle(self, job: TurnJob) -> None:
         try:
             await self.answer_phone(job.phone)
+        except OUTAGES:
+            self._outage = True  # the outbox pass queues the phone again as soon as it can
+            log.warning("turn for %s waits: the database or Redis is away", mask_phone(job.phone))
+            return
         except Exception:
             # Left unacknowledged: another worker claims it again once the lease has passed.
             log.exception("turn for %s failed; it will be retried", mask_phone(job.phone))
@@ -206,6 +221,8 @@ class Worker:
                 await self._conversation.answer(turn)
             except AlreadyAnswered:
                 log.info("turn for %s was answered elsewhere", mask_phone(phone))
+            except OUTAGES:
+                raise  # not the turn's fault: it is answered properly once the outage is over
             except Exception as exc:
                 failures += 1
                 if failures < TURN_ATTEMPTS:

@@ -103,6 +103,10 @@ class TemplateSource:
             raise PromptError(f"no template named {name!r}")
         return path.read_text(encoding="utf-8")
 
+    async def shipped(self, name: str) -> str:
+        """The file's text, ignoring any saved versions."""
+        return await TemplateSource.get(self, name)
+
 
 class PromptRenderer:
     """Renders named templates from plain dicts; user text is only ever a value, never source."""

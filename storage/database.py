@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 DEFAULT_POOL_SIZE = 20
@@ -20,7 +21,9 @@ def create_engine(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> A
         # its next use once and is replaced; recycling keeps idle ones from going stale behind proxies.
         # A fixed pool, no overflow: overflow connections are closed as they come back, and connecting (TLS
         # tried first) costs more than a whole webhook, so under a burst requests queue for a connection.
-        return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
+        event.listen(engine.sync_engine, "handle_error", _disconnect_is_operational)
+        return engine
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -38,3 +41,16 @@ def create_engine(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> A
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _disconnect_is_operational(context: ExceptionContext) -> OperationalError | None:
+    """A connection dropped mid-statement is the server going away, so say so with the type that means it.
+
+    asyncpg reports it as a bare DBAPIError; callers that wait out outages catch OperationalError.
+    """
+    error = context.sqlalchemy_exception
+    if not context.is_disconnect or error is None or isinstance(error, OperationalError | InterfaceError):
+        return None
+    return OperationalError(
+        context.statement, context.parameters, context.original_exception, connection_invalidated=True
+    )

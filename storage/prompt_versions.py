@@ -112,9 +112,5 @@ class DatabaseTemplateSource(TemplateSource):
             return self._edited[name]
         return await super().get(name)
 
-    async def shipped(self, name: str) -> str:
-        """The file's text, ignoring saved versions (what a template looked like before any edit)."""
-        return await super().get(name)
-
     def has(self, name: str) -> bool:
         return name in self.names()

@@ -144,12 +144,19 @@ async def test_status_for_an_unknown_sid_is_accepted_and_kept(twilio, twilio_set
         assert await _count(app, MessageEvent.__table__) == 1
 
 
-async def test_fallback_apologises_in_twiml(twilio, twilio_settings, start_app) -> None:
+async def test_the_fallback_records_the_text_and_the_assistant_answers_it(
+    twilio, llm, twilio_settings, start_app
+) -> None:
+    """Twilio calls the fallback when the primary URL failed; if we can take the text now, we answer it."""
+    llm.reply_with("We open at 6am.")
     async with start_app(twilio_settings()) as app:
-        response = await app.twilio_post("/webhooks/twilio/fallback", _inbound())
-    assert response.status_code == 200
-    assert "<Message>Sorry, Acme Fitness's assistant is having trouble" in response.text
-    assert "+1 415 555 0100" in response.text
+        params = _inbound("when do you open?")
+        response = await app.twilio_post("/webhooks/twilio/fallback", params)
+        again = await app.twilio_post("/webhooks/twilio/sms", params)  # the primary's own try got through
+        await app.settle()
+        assert await _count(app, Message.__table__) == 2  # the text once, and its reply
+    assert (response.status_code, again.status_code) == (200, 200) and "<Message>" not in response.text
+    assert [message["body"] for message in twilio.messages] == ["We open at 6am. Reply STOP to opt out."]
 
 
 async def test_values_too_long_to_keep_are_refused_naming_the_field(

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from twilio.twiml.messaging_response import MessagingResponse
 
 from assistant.business import Business
+from assistant.errors import OUTAGES
 from assistant.http.signature import is_signed
 from assistant.inbound import Inbound
 from assistant.runtime import Runtime
@@ -144,16 +145,35 @@ async def status_callback(request: Request) -> Response:
 
 
 async def fallback(request: Request) -> Response:
+    """Twilio calls this when the primary URL failed: record the text if we can, apologise only if we can't,
+    and never to a keyword (STOP) or an opted-out number."""
     form = await _verified_form(request)
     if isinstance(form, Response):
         return form
+    text = inbound_from_form(form)
+    if isinstance(text, str):
+        return PlainTextResponse(text, status_code=400)
     hooks = _state(request)
-    apology = await hooks.renderer.render(
-        "fallback", {"business": {"name": hooks.business.name, "phone": hooks.business.phone}}
-    )
+    try:
+        await hooks.inbound.accept(text)
+        return twiml()  # recorded and queued like any text: the assistant answers it itself
+    except OUTAGES as exc:
+        log.warning("fallback webhook could not record %s: %s", text.sid, exc)
+    await hooks.inbound.park(text)
+    if not await hooks.inbound.welcomes_apology(text):
+        return twiml()
     response = MessagingResponse()
-    response.message(apology)
+    response.message(await _apology(hooks))
     return twiml(response)
+
+
+async def _apology(hooks: Webhooks) -> str:
+    """The fallback template; the shipped one when staff's edit can't be read (it lives in the database)."""
+    values = {"business": {"name": hooks.business.name, "phone": hooks.business.phone}}
+    try:
+        return await hooks.renderer.render("fallback", values)
+    except OUTAGES:
+        return hooks.renderer.render_source(await hooks.renderer.source.shipped("fallback"), values)
 
 
 routes = [

@@ -1,0 +1,121 @@
+"""PostgreSQL going away under a running app: the fallback webhook, and texts answered once it is back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import BUSINESS_NUMBER
+from tests.support import backends
+from tests.support.outage import Gate
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.skipif(
+    not backends.postgres_available(), reason="outages are made with a gate in front of PostgreSQL"
+)
+
+CUSTOMER = "+14155550123"
+STRANGER = "+14155550177"
+APOLOGY = "<Message>Sorry, Acme Fitness's assistant is having trouble"
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    with backends.fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def gate(postgres: str) -> AsyncIterator[Gate]:
+    async with Gate(postgres) as gate:
+        yield gate
+
+
+@pytest.fixture
+def database_url(gate: Gate) -> str:
+    """Every connection the app makes goes through the gate."""
+    return gate.url
+
+
+def _inbound(body: str, phone: str = CUSTOMER) -> dict[str, str]:
+    return {"MessageSid": "SM" + uuid.uuid4().hex, "From": phone, "To": BUSINESS_NUMBER, "Body": body}
+
+
+def _now(read: Any) -> Any:
+    async def value() -> Any:
+        return read()
+
+    return value
+
+
+def _sent(twilio: Any, phone: str = CUSTOMER) -> Any:
+    async def read() -> list[str]:
+        return [message["body"] for message in twilio.messages if message["to"] == phone]
+
+    return read
+
+
+async def test_during_an_outage_the_fallback_apologises_and_the_text_is_answered_after(
+    gate, twilio, llm, twilio_settings, start_app
+) -> None:
+    llm.reply_with("We open at 6am.")
+    async with start_app(twilio_settings()) as app:
+        await app.text("hi")  # a customer we know: their consent is cached in Redis
+        await app.settle()
+        await gate.cut()
+        response = await app.twilio_post("/webhooks/twilio/fallback", _inbound("when do you open?"))
+        stranger = await app.twilio_post("/webhooks/twilio/fallback", _inbound("hi", phone=STRANGER))
+        assert response.status_code == 200 and APOLOGY in response.text
+        # A number we can't look up might have opted out: it gets its answer when the database is back.
+        assert stranger.status_code == 200 and "<Message>" not in stranger.text
+        await gate.restore()
+        texts = await eventually(_sent(twilio), until=lambda t: len(t) == 2, what="the answer after")
+        answered_stranger = await eventually(_sent(twilio, STRANGER), until=bool, what="the stranger's")
+    assert texts[1] == "We open at 6am."  # the first reply carried the STOP disclosure
+    assert len(answered_stranger) == 1 and answered_stranger[0].startswith("We open at 6am.")
+
+
+async def test_a_stop_the_fallback_took_during_an_outage_is_never_apologised_to_and_counts(
+    gate, twilio, llm, twilio_settings, start_app
+) -> None:
+    async with start_app(twilio_settings()) as app:
+        await gate.cut()
+        response = await app.twilio_post("/webhooks/twilio/fallback", _inbound("STOP"))
+        assert response.status_code == 200 and "<Message>" not in response.text
+        await gate.restore()
+        texts = await eventually(_sent(twilio), until=bool, what="the opt-out confirmation")
+        assert await app.runtime.consent.is_opted_out(CUSTOMER)
+    assert len(texts) == 1 and "unsubscribed" in texts[0].lower()
+
+
+async def test_an_opted_out_number_gets_no_apology_during_an_outage(
+    gate, twilio, llm, twilio_settings, start_app
+) -> None:
+    async with start_app(twilio_settings()) as app:
+        await app.text("STOP")
+        await app.settle()
+        await gate.cut()
+        response = await app.twilio_post("/webhooks/twilio/fallback", _inbound("hello?"))
+        await gate.restore()
+    assert response.status_code == 200 and "<Message>" not in response.text
+
+
+async def test_a_turn_cut_off_by_an_outage_is_answered_once_the_database_is_back_not_a_lease_later(
+    gate, twilio, llm, twilio_settings, start_app, caplog
+) -> None:
+    llm.reply_with("We open at 6am.")
+    llm.holds.close()  # the model is thinking when the database goes
+    # A lease far longer than the deadline: the answer can only come from noticing the database is back.
+    async with start_app(twilio_settings(turn_lease_seconds=600.0)) as app:
+        await app.text("when do you open?")
+        await eventually(_now(lambda: llm.requests), until=bool, what="the turn to reach the model")
+        await gate.cut()
+        llm.holds.open()
+        outage = "waits: the database or Redis is away"
+        await eventually(_now(lambda: caplog.text), until=lambda log: outage in log, what="the turn to fail")
+        await gate.restore()
+        texts = await eventually(_sent(twilio), until=bool, timeout=60, what="the answer after the outage")
+    assert len(texts) == 1 and texts[0].startswith("We open at 6am.")
