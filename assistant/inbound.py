@@ -44,6 +44,7 @@ class Inbound:
         self._recorded = Coalescer(messages.add_inbounds, max_batch=MAX_BATCH)
         self._queue = queue
         self._queued = Coalescer(self._enqueue, max_batch=MAX_BATCH)
+        self._parked_waiting = Coalescer(self._any_parked, max_batch=MAX_BATCH)
 
     async def accept(self, text: InboundText) -> tuple[int, bool]:
         """The recorded text's id and whether it is new. STOP has taken effect by the time this returns.
@@ -51,7 +52,12 @@ class Inbound:
         The opt-out commits in the same transaction as the text, so Twilio's 200 (and any chat notification
         asked for a moment later) comes after it; the worker still sends the one confirmation.
         """
+        if await self._parked_waiting.submit(text.from_number):
+            # Texts this number sent during an outage come first, so its conversation stays in order.
+            await self._parked.record(self._record, phone=text.from_number)
+        return await self._record(text)
 
+    async def _record(self, text: InboundText) -> tuple[int, bool]:
         async def opted_out() -> bool:
             return await self._consent.cached_state(text.from_number) == OPTED_OUT
 
@@ -63,6 +69,12 @@ class Inbound:
         if created:
             await self._queued.submit(text)
         return message_id, created
+
+    async def _any_parked(self, phones: Sequence[str]) -> list[bool]:
+        try:
+            return await self._parked.waiting(phones)
+        except OUTAGES:  # with Redis away nothing can have been parked since, and nothing can be read
+            return [False] * len(phones)
 
     async def park(self, text: InboundText) -> bool:
         """Keep a text the database can't take now, to record when it is back; False if Redis is away too."""
@@ -77,7 +89,7 @@ class Inbound:
 
     async def record_parked(self) -> int:
         """Record and queue the texts parked during an outage, in order; how many there were."""
-        return await self._parked.record(self.accept)
+        return await self._parked.record(self._record)
 
     async def welcomes_apology(self, text: InboundText) -> bool:
         """Whether an apology may answer this text unrecorded: never a keyword, never an opted-out number,

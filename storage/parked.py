@@ -3,32 +3,58 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 
 from redis.asyncio import Redis
 
 from storage.messages import InboundText
 
-KEY = "inbound:parked"
+PHONES = "inbound:parked"  # the set of phones with texts parked
+# A phone leaves the set only once its list is empty, atomically: a text parked meanwhile keeps it there.
+_FORGET_IF_EMPTY = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.call('SREM', KEYS[2], ARGV[1]) end
+return 0
+"""
+
+
+def _key(phone: str) -> str:
+    return f"inbound:parked:{phone}"
 
 
 class ParkedTexts:
-    """A Redis list of inbound texts, oldest first; each leaves it only once it has been recorded."""
+    """A Redis list of parked texts per phone, oldest first; a text leaves it only once it is recorded."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._forget = redis.register_script(_FORGET_IF_EMPTY)
 
     async def park(self, text: InboundText) -> None:
-        await self._redis.rpush(KEY, json.dumps(asdict(text)))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(_key(text.from_number), json.dumps(asdict(text)))
+            pipe.sadd(PHONES, text.from_number)
+            await pipe.execute()
 
-    async def record(self, accept: Callable[[InboundText], Awaitable[object]], limit: int = 1000) -> int:
-        """Hand each parked text to `accept`, in order, and drop it once accepted; how many were."""
+    async def waiting(self, phones: Sequence[str]) -> list[bool]:
+        """Whether each phone has texts parked (one round trip for them all)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for phone in phones:
+                pipe.exists(_key(phone))
+            return [bool(found) for found in await pipe.execute()]
+
+    async def record(
+        self, accept: Callable[[InboundText], Awaitable[object]], *, phone: str | None = None
+    ) -> int:
+        """Hand one phone's parked texts (else every phone's) to `accept`, in order; how many there were."""
+        phones = [phone] if phone else sorted(await self._redis.smembers(PHONES))
         done = 0
-        while done < limit and (raw := await self._redis.lindex(KEY, 0)) is not None:
-            await accept(InboundText(**json.loads(raw)))
-            # By value, not by position: another worker may have taken this one already. A text accepted
-            # twice is still recorded once (its MessageSid).
-            await self._redis.lrem(KEY, 1, raw)
-            done += 1
+        for each in phones:
+            key = _key(each)
+            while (raw := await self._redis.lindex(key, 0)) is not None:
+                await accept(InboundText(**json.loads(raw)))
+                # By value, not by position: another process may have taken this one already. A text
+                # accepted twice is still recorded once (its MessageSid).
+                await self._redis.lrem(key, 1, raw)
+                done += 1
+            await self._forget(keys=[key, PHONES], args=[each])
         return done

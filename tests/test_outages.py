@@ -119,3 +119,17 @@ async def test_a_turn_cut_off_by_an_outage_is_answered_once_the_database_is_back
         await gate.restore()
         texts = await eventually(_sent(twilio), until=bool, timeout=60, what="the answer after the outage")
     assert len(texts) == 1 and texts[0].startswith("We open at 6am.")
+
+
+async def test_a_text_parked_in_an_outage_stays_before_the_next_one_from_that_number(
+    gate, twilio, llm, twilio_settings, start_app
+) -> None:
+    async with start_app(twilio_settings()) as app:
+        await gate.cut()
+        await app.twilio_post("/webhooks/twilio/fallback", _inbound("first"))
+        await gate.restore()
+        await app.text("second")  # at once: before any worker pass has looked for parked texts
+        await app.settle()
+        history = await app.runtime.messages.recent(CUSTOMER, limit=10)
+    inbound = [message.body for message in history if message.direction == "inbound"]
+    assert inbound == ["first", "second"]
