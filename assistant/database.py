@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from assistant.settings import ConfigError, Settings
+from assistant.settings import ConfigError, Settings, Unreachable
 from storage.database import create_engine, session_factory
 from storage.migrate import DatabaseUnavailable, current_revision, head_revision, known_revisions, upgrade
 
@@ -33,7 +33,7 @@ def unavailable(url: str, exc: DatabaseUnavailable, *, then: str = UPGRADE) -> C
             f"the database at {shown_url(url)} refused the login ({exc.reason}): "
             "check the user and password in DATABASE_URL"
         )
-    return ConfigError(
+    return Unreachable(
         f"cannot reach the database at {shown_url(url)} ({exc.reason}): "
         "is it running, and is DATABASE_URL right?"
     )

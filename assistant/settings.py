@@ -26,6 +26,10 @@ class ConfigError(Exception):
     """Configuration that cannot work; the message says what to fix, in one line."""
 
 
+class Unreachable(ConfigError):
+    """A server the settings name did not answer: down for now, or a wrong address."""
+
+
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 

@@ -14,7 +14,7 @@ import pytest
 import redis as redis_sync
 
 from tests.emulators.server import free_port
-from tests.support import backends
+from tests.support import backends, servers
 
 needs_postgres = pytest.mark.skipif(
     not backends.postgres_available(),
@@ -231,3 +231,38 @@ def test_a_misspelt_setting_gets_a_warning_naming_the_real_one(tmp_path: Path) -
         "did you mean TWILIO_ACCOUNT_SID?",
     ]
     assert "sk-test" not in result.stderr
+
+
+@needs_redis
+@pytest.mark.skipif(not servers.postgres_available(), reason="needs the PostgreSQL server binaries")
+def test_a_worker_started_before_its_database_waits_for_it(tmp_path: Path, redis_db: str) -> None:
+    database = servers.PostgresServer()
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "worker"],
+        cwd=tmp_path,
+        env=environment(DATABASE_URL=database.url, REDIS_URL=redis_db, LOG_LEVEL="INFO"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_line(tmp_path / "worker.log", "cannot reach the database")
+        assert worker.poll() is None, "the worker gave up instead of waiting"
+        database.start()
+        migrated = sms_assistant("db", "upgrade", cwd=tmp_path, DATABASE_URL=database.url)
+        assert migrated.returncode == 0, migrated.stderr
+        wait_for_line(tmp_path / "worker.log", "started")
+        assert worker.poll() is None
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        log.close()
+        database.close()
+
+
+def wait_for_line(path: Path, text: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text():
+        assert time.monotonic() < deadline, f"no {text!r} in the log:\n{path.read_text()}"
+        time.sleep(0.05)

@@ -62,14 +62,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    from assistant.cli.startup import banner, preflight
+    from assistant.cli.startup import banner, preflight_waiting
     from assistant.runtime import open_runtime
 
     if settings.redis_in_process:
         raise ConfigError(
             "the worker needs a shared REDIS_URL (redis://...); with memory:// it runs inside serve"
         )
-    print(banner(settings, await preflight(settings), base_url=None), flush=True)
+    print(banner(settings, await preflight_waiting(settings), base_url=None), flush=True)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -11,7 +13,7 @@ from assistant import __version__
 from assistant.business import Business, load_business
 from assistant.database import ready_revision, shown_url
 from assistant.logs import mask_phone
-from assistant.settings import ConfigError, Settings
+from assistant.settings import Settings, Unreachable
 from storage.database import create_engine, session_factory
 from storage.redis import connect_redis
 from storage.staff import StaffAccounts
@@ -45,13 +47,26 @@ async def preflight(settings: Settings) -> Preflight:
         try:
             await redis.ping()
         except (RedisError, OSError) as exc:
-            raise ConfigError(
+            raise Unreachable(
                 f"cannot reach Redis at {shown_redis_url(settings.redis_url)} ({exc}): "
                 "is it running, and is REDIS_URL right?"
             ) from None
         finally:
             await redis.aclose()
     return Preflight(business=business, revision=revision, staff_accounts=staff)
+
+
+async def preflight_waiting(settings: Settings, *, most_seconds: float = 10.0) -> Preflight:
+    """The preflight, waiting for the database and Redis while they don't answer (a worker started before
+    them, or during an outage); any other problem still stops at once."""
+    pause = 1.0
+    while True:
+        try:
+            return await preflight(settings)
+        except Unreachable as exc:
+            print(f"sms-assistant: {exc}; trying again in {pause:.0f} s", file=sys.stderr, flush=True)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, most_seconds)
 
 
 def shown_redis_url(url: str) -> str:
