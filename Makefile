@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean chromium
+.PHONY: run test lint bench chaos clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ chromium:
 		&& (apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 \
 		&& apt-get install -y -q chromium >/dev/null 2>&1; }); } \
 		|| echo "NOTE: no Chromium (apt-get install chromium): the browser tests will be skipped"
+
+# The chaos suite at full size (300 texts from 30 phones, about two minutes); `make test` runs a bounded one.
+chaos: $(STAMP)
+	CHAOS=full $(BIN)/python -m pytest -s tests/chaos
 
 # Speed figures in one JSON file (PostgreSQL + Redis from TEST_DATABASE_URL / TEST_REDIS_URL, as in .ci/run).
 BENCH_JSON ?= bench-results.json

@@ -69,8 +69,11 @@ def product_env(
     return env
 
 
-def signed_sms(body: str, *, phone: str, sid: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
-    """Form fields and headers of an inbound SMS webhook, signed as Twilio signs it (for PUBLIC_BASE_URL)."""
+def signed_sms(
+    body: str, *, phone: str, sid: str | None = None, path: str = SMS_WEBHOOK
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Form fields and headers of an inbound SMS webhook to `path`, signed as Twilio signs it (for
+    PUBLIC_BASE_URL)."""
     params = {
         "MessageSid": sid or "SM" + uuid.uuid4().hex,
         "AccountSid": DEFAULT_ACCOUNT_SID,
@@ -79,7 +82,7 @@ def signed_sms(body: str, *, phone: str, sid: str | None = None) -> tuple[dict[s
         "Body": body,
         "NumMedia": "0",
     }
-    signature = RequestValidator(DEFAULT_AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + SMS_WEBHOOK, params)
+    signature = RequestValidator(DEFAULT_AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + path, params)
     return params, {"X-Twilio-Signature": signature}
 
 
