@@ -155,15 +155,16 @@ class Sender:
             await self._outbox.suppressed(message, reason="recipient opted out")
             log.info("suppressed a %s text to opted-out %s", message.kind, mask_phone(message.to_number))
             return Delivery("suppressed", reason="recipient opted out")
-        if clearance.behind is not None:
-            # Texts to one number go in order: this one waits for the earlier one's retry.
+        if clearance.behind is not None and not clearance.opted_out:
+            # Texts to one number go in order: this one waits for the earlier one. (The opt-out confirmation
+            # never waits: whatever is before it will be suppressed.)
             await self._outbox.wait_behind(message, clearance.behind)
             return Delivery("queued", reason="an earlier text to this number is waiting to be retried")
         try:
             sent = await self._gateway.send(OutgoingSms(to=message.to_number, body=message.body))
         except SmsError as exc:
             return await self._not_sent(message, exc)
-        await self._outbox.submitted(message.id, sid=sent.sid, status=sent.status, sender=sent.sender)
+        await self._outbox.submitted(message, sid=sent.sid, status=sent.status, sender=sent.sender)
         message.sid, message.status = sent.sid, sent.status
         return Delivery("sent", sid=sent.sid)
 
@@ -221,7 +222,7 @@ class Sender:
             return await self._not_sent(message, exc if exc.maybe_sent else _unsure(exc))
         if found is not None:
             log.info("the gateway had a text to %s already: %s", mask_phone(message.to_number), found.sid)
-            await self._outbox.submitted(message.id, sid=found.sid, status=found.status, sender=found.sender)
+            await self._outbox.submitted(message, sid=found.sid, status=found.status, sender=found.sender)
             return Delivery("sent", sid=found.sid)
         return await self._hand_over(message)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Executable, and_, func, or_, select, update
+from sqlalchemy import Executable, Update, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assistant.clock import Clock
@@ -90,27 +90,39 @@ class Outbox:
         return result.rowcount == 1
 
     async def clearance(self, message: Message) -> Clearance:
-        """The recipient's consent and an earlier text to them still waiting: one read, before sending."""
+        """The recipient's consent and an earlier text to them still unsent: one read, before sending.
+
+        An earlier text waits either for its retry time, or, when it has none (in flight, or left by a
+        process that died), until the outbox would check it with the gateway: later texts go after it.
+        """
         consent = state_of(message.to_number, self._scope).scalar_subquery()
-        earlier = (
-            select(func.max(Message.next_attempt_at))
-            .where(
-                Message.phone == message.phone,
-                Message.direction == "outbound",
-                Message.id < message.id,
-                Message.status.in_(("pending", "submitting")),
-                Message.next_attempt_at.is_not(None),
-            )
-            .scalar_subquery()
+        unsent = and_(
+            Message.phone == message.phone,
+            Message.direction == "outbound",
+            Message.id < message.id,
+            Message.status.in_(("pending", "submitting")),
+        )
+        scheduled = select(func.max(Message.next_attempt_at)).where(
+            unsent, Message.next_attempt_at.is_not(None)
+        )
+        unscheduled = select(func.max(Message.updated_at)).where(unsent, Message.next_attempt_at.is_(None))
+        columns = (
+            consent.label("consent"),
+            scheduled.scalar_subquery().label("scheduled"),
+            unscheduled.scalar_subquery().label("unscheduled"),
         )
         async with self._engine.connect() as connection:
-            row = (await connection.execute(select(consent.label("consent"), earlier.label("behind")))).one()
-        return Clearance(opted_out=row.consent == OPTED_OUT, behind=row.behind)
+            row = (await connection.execute(select(*columns))).one()
+        checked_at = row.unscheduled + self._stale if row.unscheduled is not None else None
+        behind = max((at for at in (row.scheduled, checked_at) if at is not None), default=None)
+        return Clearance(opted_out=row.consent == OPTED_OUT, behind=behind)
 
-    async def submitted(self, message_id: int, *, sid: str, status: str, sender: str) -> None:
+    async def submitted(self, message: Message, *, sid: str, status: str, sender: str) -> None:
         """Record the gateway's SID and status, and take in any callbacks that beat the SID here."""
         now = self._clock()
+        message_id = message.id
         async with self._engine.begin() as connection:
+            await connection.execute(_release_waiting_behind(message, now))
             await connection.execute(
                 update(Message)
                 .where(Message.id == message_id)
@@ -186,6 +198,7 @@ class Outbox:
         now = self._clock()
         merged = {**message.details, **details}
         async with self._engine.begin() as connection:
+            await connection.execute(_release_waiting_behind(message, now))
             await connection.execute(
                 update(Message)
                 .where(Message.id == message.id)
@@ -290,3 +303,22 @@ class Outbox:
 def _message(row: Any) -> Message:
     """A plain (unattached) Message from a Core row."""
     return Message(**dict(row._mapping))
+
+
+def _release_waiting_behind(message: Message, now: datetime) -> Update:
+    """Later texts to the number that waited only for this one may go at the next outbox pass.
+
+    Those with tries of their own keep their backoff (they still go after this one).
+    """
+    return (
+        update(Message)
+        .where(
+            Message.phone == message.phone,
+            Message.direction == "outbound",
+            Message.id > message.id,
+            Message.status == "pending",
+            Message.attempts == 0,
+            Message.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+    )

@@ -119,3 +119,19 @@ async def test_a_text_that_cannot_go_within_the_retry_window_is_flagged_for_staf
     assert delivery.outcome == "failed" and stored.status == "failed"
     assert customer.needs_staff and "could not be sent" in customer.needs_staff_reason
     assert "503" in customer.needs_staff_reason
+
+
+async def test_a_text_after_one_a_dead_worker_left_half_sent_waits_and_goes_after_it(
+    make_settings, clock
+) -> None:
+    async with open_runtime(make_settings(), clock=clock) as runtime:
+        await _staged_reply(runtime, "First answer.", "SM" + "6" * 32)  # its worker died here
+        second = await _staged_reply(runtime, "Second answer.", "SM" + "7" * 32)
+        held = await runtime.sender.deliver(second, claimed=True)
+        assert held.outcome == "queued" and runtime.gateway.sent_to(PHONE) == []
+        clock.advance(minutes=2)
+        await runtime.sender.deliver_due()  # the first is checked with the gateway and sent...
+        await runtime.sender.deliver_due()  # ...which lets the second go
+        sent = [text.body for text in runtime.gateway.sent_to(PHONE)]
+        stored = await runtime.messages.get(second.id)
+    assert sent == ["First answer.", "Second answer."] and stored.status == "delivered"

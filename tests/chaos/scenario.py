@@ -351,6 +351,9 @@ def run_chaos(
             openai_base_url=llm_url,
             burst_window_seconds=0,
             turn_lease_seconds=LEASE_SECONDS,
+            # Short, so a text a killed worker left half-sent is checked with Twilio (and the texts to that
+            # number queued behind it go) within seconds.
+            TWILIO_TIMEOUT_SECONDS="2",
         )
         fleet = stack.enter_context(Fleet(env, workdir))
         fleet.cli("db", "upgrade")
