@@ -233,11 +233,7 @@ class Notifier:
             row.status, row.reason = "skipped", "opted_out"
         elif delivery.outcome == "failed":
             row.status, row.reason = "failed", "send_failed"
-        else:
-            # Taken by another process (recovery): if it has sent the text already, record its SID.
-            current = await self._messages.get(sms.id)
-            if current is None or not current.sid:
-                return False
-            row.sms_sid = current.sid
+        # Queued for a retry, or taken by another process: it still goes (and counts against the caps); its
+        # SID and fate land on the message row the decision points at.
         await self._chat.settle_send(row.id, status=row.status, reason=row.reason, sid=row.sms_sid)
         return delivery.sent

@@ -113,11 +113,12 @@ class PhoneVerifier:
             created_at=now,
         )
         await self._users.add_code(row, sms)
-        if not (await self._sender.deliver(sms)).sent:
+        delivery = await self._sender.deliver(sms)
+        if delivery.outcome in ("suppressed", "failed"):
             await self._users.expire_code(row.id, now)
             log.info("verification code to %s was not sent", mask_phone(user.phone))
             return False
-        return True
+        return True  # sent, or queued to be retried: the code works when it arrives
 
     async def _tries_used(self, user: ChatUser, now: datetime) -> int:
         """Wrong tries spent on this phone's codes within the window."""

@@ -392,3 +392,21 @@ async def test_the_openapi_document_describes_every_route(chat_settings, start_a
         "413",
         "503",
     }
+
+
+async def test_a_code_twilio_refused_for_now_still_works_when_the_retry_brings_it(
+    twilio, twilio_settings, start_app
+) -> None:
+    clock = Clock(NOW)
+    settings = twilio_settings(chat_api_key=KEY, app_base_url=APP_URL)
+    async with start_app(settings, clock=clock) as app:
+        twilio.fail_next(503, times=3)  # the first try and both of the SDK's quick retries
+        saved = await app.client.put(
+            "/api/users/bob", json={"phone": BOB_PHONE, "smsOptIn": True}, headers=AUTH
+        )
+        assert saved.json()["verification"] == "code_sent" and twilio.messages == []
+        clock.advance(seconds=10)
+        await app.runtime.sender.deliver_due()
+        code = re.search(r"\b(\d{6})\b", twilio.messages[-1]["body"])[1]
+        verified = await app.client.post("/api/users/bob/verify", json={"code": code}, headers=AUTH)
+    assert verified.status_code == 200 and verified.json()["phoneVerified"] is True
