@@ -11,6 +11,10 @@ from storage.tables import Message
 
 # Outbound kinds the model takes part in; keyword answers, notifications and codes stay out.
 CONVERSATIONAL_KINDS = frozenset({"reply", "reminder", "staff"})
+# Outcomes of a send after which the customer has (or will have) the text: the model may remember it.
+REACHES_CUSTOMER = frozenset({"sent", "queued"})
+# Reminder and staff rows the customer never got: the model never saw them live either.
+NEVER_SENT = frozenset({"suppressed", "failed"})
 # Inbound texts a turn answered, or that waited for staff during a takeover.
 CONVERSATIONAL_TURN_STATES = frozenset({"answered", "staff"})
 
@@ -48,6 +52,8 @@ def turns_from_record(rows: Sequence[Message]) -> list[Turn]:
             continue
         if row.kind not in CONVERSATIONAL_KINDS or not row.body:
             continue
+        if row.kind != "reply" and row.status in NEVER_SENT:
+            continue  # a reminder or staff text that never went was never added live (a reply always is)
         if burst:
             turns.append({"role": "user", "content": customer_text(burst)})
             burst = []

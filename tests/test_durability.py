@@ -106,3 +106,18 @@ async def test_a_staff_reply_after_redis_forgot_keeps_the_earlier_conversation(m
     assert [turn["role"] for turn in remembered] == ["user", "assistant", "assistant"]
     assert remembered[0]["content"] == "what are your hours?"
     assert remembered[-1]["content"] == staff.body
+
+
+async def test_a_text_that_never_went_is_not_in_the_rebuilt_history(make_settings, clock) -> None:
+    """The model remembers what the customer got: live and rebuilt alike."""
+    async with open_runtime(make_settings(), clock=clock) as runtime:
+        await runtime.messages.record_inbound(_text("SM" + "d" * 32, "what are your hours?"))
+        await runtime.conversation.answer(await runtime.messages.pending_turn(PHONE))
+        await runtime.consent.record(PHONE, "opt_out", source="staff", raw_text="", matched="")
+        staff = await runtime.sender.prepare(phone=PHONE, text="Still there?", kind="staff", sender="")
+        await runtime.messages.add_outbound(staff)
+        delivery = await runtime.sender.deliver(staff)
+        await runtime.transcript.forget(PHONE)
+        rebuilt = await runtime.transcript.recent(PHONE)
+    assert delivery.outcome == "suppressed"
+    assert [turn["role"] for turn in rebuilt] == ["user", "assistant"]

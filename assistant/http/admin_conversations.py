@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from assistant.http.admin_console import Console, console_of, page
 from assistant.segments import count_segments, smart_encode
+from assistant.transcript import REACHES_CUSTOMER
 from storage.consent import to_csv
 
 E164 = re.compile(r"\+[1-9]\d{6,14}")
@@ -124,8 +125,9 @@ async def _send(console: Console, phone: str, text: str, staff: str) -> str:
         details={"staff": staff},
     )
     await runtime.messages.add_outbound(message)
-    await runtime.transcript.add(phone, {"role": "assistant", "content": message.body})
     delivery = await runtime.sender.deliver(message)
+    if delivery.outcome in REACHES_CUSTOMER:
+        await runtime.transcript.add(phone, {"role": "assistant", "content": message.body})
     return delivery.outcome if delivery.outcome in ("sent", "suppressed", "queued") else "failed"
 
 
