@@ -32,6 +32,7 @@ ATTACKS = [
     "{{ ((2**64)**64)**64 }}",
     "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
 ]
+ATTACK_NAMES = ["mro", "globals", "huge-string", "huge-power", "unprintable-int", "nested-range"]
 
 
 def _location(response) -> str:
@@ -228,9 +229,7 @@ async def test_a_saved_system_template_is_in_the_very_next_llm_request_and_can_b
         assert "Sign off as" not in content and content.startswith("You are the text-message assistant")
 
 
-@pytest.mark.parametrize(
-    "attack", ATTACKS, ids=["mro", "globals", "huge-string", "huge-power", "unprintable-int", "nested-range"]
-)
+@pytest.mark.parametrize("attack", ATTACKS, ids=ATTACK_NAMES)
 async def test_preview_of_an_attack_is_refused_and_the_server_stays_healthy(
     attack, make_settings, start_app
 ) -> None:
@@ -257,9 +256,7 @@ async def test_preview_of_an_attack_is_refused_and_the_server_stays_healthy(
         assert await app.runtime.renderer.source.versions.history("system") == []
 
 
-@pytest.mark.parametrize(
-    "attack", ATTACKS, ids=["mro", "globals", "huge-string", "huge-power", "unprintable-int", "nested-range"]
-)
+@pytest.mark.parametrize("attack", ATTACKS, ids=ATTACK_NAMES)
 async def test_playground_run_of_an_attack_shows_the_error_on_the_page(
     attack, make_settings, start_app
 ) -> None:

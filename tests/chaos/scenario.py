@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
 
 from storage.database import create_engine, session_factory
 from storage.tables import Message
@@ -26,7 +25,7 @@ from tests.emulators.openai import OpenAIEmulator
 from tests.emulators.server import serve_in_thread
 from tests.emulators.twilio import TwilioEmulator
 from tests.support.processes import SMS_WEBHOOK, Fleet, ProductProcess, product_env, signed_sms
-from tests.support.scale import echo_last_user_message, phone_number, with_jitter
+from tests.support.scale import echo_last_user_message, phone_number, wait_for_answers, with_jitter
 from tests.support.servers import PostgresServer, RedisServer
 
 FALLBACK_WEBHOOK = "/webhooks/twilio/fallback"
@@ -292,32 +291,9 @@ async def _drive(
         async with httpx.AsyncClient(timeout=30.0, limits=fresh) as client:
             await asyncio.gather(*(one_phone(client, index) for index in range(run.phones)))
 
-        async def outstanding() -> int | None:
-            try:
-                async with sessions() as session:
-                    inbound = await session.scalar(select(func.count()).where(Message.direction == "inbound"))
-                    waiting = await session.scalar(
-                        select(func.count()).where(
-                            (Message.turn_state == "pending")
-                            | (
-                                (Message.direction == "outbound")
-                                & Message.status.in_(["pending", "submitting"])
-                            )
-                        )
-                    )
-            except Exception:  # the database is restarting
-                return None
-            return run.texts - (inbound or 0) + (waiting or 0)
-
-        while (left := await outstanding()) is None or left > 0:
-            if time.monotonic() - started > timeout:
-                break  # `problems` says what is missing
-            await asyncio.sleep(0.2)
-        run.seconds = time.monotonic() - started
-        async with sessions() as session:
-            rows = list(await session.scalars(select(Message).order_by(Message.id)))
-        run.inbound = [row for row in rows if row.direction == "inbound"]
-        run.outbound = [row for row in rows if row.direction == "outbound"]
+        run.inbound, run.outbound, run.seconds = await wait_for_answers(
+            sessions, run.texts, started=started, timeout=timeout
+        )
     finally:
         await engine.dispose()
 

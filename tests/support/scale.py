@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.database import create_engine, session_factory
 from storage.tables import Message
@@ -146,6 +147,35 @@ def problems(run: ScaleRun) -> list[str]:
     return found
 
 
+async def wait_for_answers(
+    sessions: async_sessionmaker[AsyncSession], texts: int, *, started: float, timeout: float
+) -> tuple[list[Message], list[Message], float]:
+    """Poll until all `texts` are in, answered, and no reply waits to be sent (a database that doesn't
+    answer counts as not yet); then the inbound and outbound rows, and the seconds since `started`."""
+    waiting = (Message.turn_state == "pending") | (
+        (Message.direction == "outbound") & Message.status.in_(["pending", "submitting"])
+    )
+
+    async def outstanding() -> int | None:
+        try:
+            async with sessions() as session:
+                inbound = await session.scalar(select(func.count()).where(Message.direction == "inbound"))
+                unanswered = await session.scalar(select(func.count()).where(waiting))
+        except Exception:  # the database is restarting
+            return None
+        return texts - (inbound or 0) + (unanswered or 0)
+
+    while (left := await outstanding()) is None or left > 0:
+        if time.monotonic() - started > timeout:
+            break  # the caller's checks say what is missing
+        await asyncio.sleep(0.1)
+    seconds = time.monotonic() - started
+    async with sessions() as session:
+        rows = list(await session.scalars(select(Message).order_by(Message.id)))
+    inbound = [row for row in rows if row.direction == "inbound"]
+    return inbound, [row for row in rows if row.direction == "outbound"], seconds
+
+
 async def _drive(run: ScaleRun, servers: list[str], database_url: str, timeout: float) -> None:
     """Send every phone's texts (phones in parallel, each phone in sequence), then wait for the answers."""
 
@@ -166,28 +196,9 @@ async def _drive(run: ScaleRun, servers: list[str], database_url: str, timeout: 
         async with httpx.AsyncClient(timeout=10.0) as client:
             await asyncio.gather(*(one_phone(client, index) for index in range(run.phones)))
 
-        async def outstanding() -> int:
-            """Texts not yet in, inbound not yet answered, and replies not yet handed to Twilio."""
-            async with sessions() as session:
-                inbound = await session.scalar(select(func.count()).where(Message.direction == "inbound"))
-                waiting = await session.scalar(
-                    select(func.count()).where(
-                        (Message.turn_state == "pending")
-                        | ((Message.direction == "outbound") & Message.status.in_(["pending", "submitting"]))
-                    )
-                )
-            return run.texts - (inbound or 0) + (waiting or 0)
-
-        while await outstanding():
-            if time.monotonic() - started > timeout:
-                break  # `problems` says what is missing
-            await asyncio.sleep(0.1)
-        run.seconds = time.monotonic() - started
-
-        async with sessions() as session:
-            rows = list(await session.scalars(select(Message).order_by(Message.id)))
-        run.inbound = [row for row in rows if row.direction == "inbound"]
-        run.outbound = [row for row in rows if row.direction == "outbound"]
+        run.inbound, run.outbound, run.seconds = await wait_for_answers(
+            sessions, run.texts, started=started, timeout=timeout
+        )
     finally:
         await engine.dispose()
 
