@@ -33,6 +33,18 @@ CONDITIONAL_OPT_INS = frozenset({"YES", "SI", "OUI", "JA"})
 
 def normalise(text: str) -> str:
     """Fold a whole message to the stored keyword form: 'Opt-Out!' -> 'OPT OUT', 'ＳＴＯＰ' -> 'STOP'."""
+    if text.isascii():  # most texts: the Unicode folds below change nothing but the dash and underscore
+        words = text.replace("-", " ").replace("_", " ").upper().split()
+    else:
+        words = _unicode_fold(text).upper().split()  # split() also collapses every Unicode space
+    folded = " ".join(words)
+    # Surrounding punctuation, symbols and emoji carry no meaning: "¡BAJA!", "'stop'", "stop 🛑".
+    start = next((i for i, char in enumerate(folded) if char.isalnum()), len(folded))
+    end = next((i for i in range(len(folded), 0, -1) if folded[i - 1].isalnum()), start)
+    return folded[start:end]
+
+
+def _unicode_fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()  # fullwidth and ligatures first, then case
     kept = []
     for char in unicodedata.normalize("NFD", text):
@@ -41,12 +53,7 @@ def normalise(text: str) -> str:
             continue  # accents, emoji variation selectors, zero-width and bidi controls
         # Dashes and underscores join words ("OPT-OUT", "opt_out"): they read as the space between them.
         kept.append(" " if category in ("Pd", "Pc") else char)
-    words = "".join(kept).upper().split()  # split() also collapses every Unicode space
-    folded = " ".join(words)
-    # Surrounding punctuation, symbols and emoji carry no meaning: "¡BAJA!", "'stop'", "stop 🛑".
-    start = next((i for i, char in enumerate(folded) if char.isalnum()), len(folded))
-    end = next((i for i in range(len(folded), 0, -1) if folded[i - 1].isalnum()), start)
-    return folded[start:end]
+    return "".join(kept)
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,16 @@ _APOSTROPHES = str.maketrans(dict.fromkeys("’‘`´ʼʹ′＇", "'"))
 
 def fold(text: str) -> str:
     """Lowercase a message for the phrase rules: no accents, one kind of apostrophe, single spaces."""
-    text = unicodedata.normalize("NFKC", text.translate(_APOSTROPHES)).casefold()
-    text = "".join(
+    text = text.translate(_APOSTROPHES)
+    # Most texts are ASCII, which the Unicode folds leave as it is but for the case.
+    return " ".join((text.lower() if text.isascii() else _unicode_fold(text)).split())
+
+
+def _unicode_fold(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(
         c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) not in ("Mn", "Me", "Cf")
     )
-    return " ".join(text.split())
 
 
 # Building blocks. Each rule names what we send ("texts", "messages") or whom ("me"), so that "stop by",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hypothesis
 import pytest
 
 from assistant.keywords import (
@@ -12,7 +13,7 @@ from assistant.keywords import (
     classify_phrase,
     normalise,
 )
-from assistant.revocation import RULES
+from assistant.revocation import RULES, fold
 
 ALL = KeywordSet.build()
 
@@ -372,3 +373,13 @@ def test_unknown_language_is_refused(languages: list[str]) -> None:
 def test_empty_extra_word_is_refused() -> None:
     with pytest.raises(ValueError, match="no letters or digits"):
         KeywordSet.build(extra_opt_out=["!!"])
+
+
+PLAIN = hypothesis.strategies.text(alphabet=hypothesis.strategies.characters(max_codepoint=127))
+
+
+@hypothesis.given(PLAIN)
+def test_plain_text_takes_a_shortcut_that_folds_it_as_the_unicode_path_does(text: str) -> None:
+    """ASCII skips the Unicode folds; a zero-width space (which they remove) sends it down the long way."""
+    assert normalise(text) == normalise("\u200b" + text)
+    assert fold(text) == fold("\u200b" + text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from functools import lru_cache
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -20,21 +21,31 @@ class TrustedProxies:
     """
 
     def __init__(self, app: ASGIApp, networks: Sequence[Network]) -> None:
+        self._app = app
         self._networks = tuple(networks)
         self._forwarded = ProxyHeadersMiddleware(app, trusted_hosts=[str(net) for net in networks])  # type: ignore[arg-type]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            peer = scope.get("client")
-            scope["state"] = {**scope.get("state", {}), "relayed": bool(peer) and self._trusts(peer[0])}
-        await self._forwarded(scope, receive, send)  # type: ignore[arg-type]
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        peer = scope.get("client")
+        relayed = bool(peer) and _trusted(peer[0], self._networks)
+        scope["state"] = {**scope.get("state", {}), "relayed": relayed}
+        if relayed:
+            await self._forwarded(scope, receive, send)  # type: ignore[arg-type]
+        else:  # its headers are not believed: nothing to rewrite
+            await self._app(scope, receive, send)
 
-    def _trusts(self, host: str) -> bool:
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:  # a unix socket path, or a test client's name
-            return False
-        return any(address in network for network in self._networks)
+
+@lru_cache(maxsize=4096)
+def _trusted(host: str, networks: tuple[Network, ...]) -> bool:
+    """Whether the peer is one of the proxies (cached: the same few addresses call again and again)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:  # a unix socket path, or a test client's name
+        return False
+    return any(address in network for network in networks)
 
 
 def relayed(request: Request) -> bool:
