@@ -39,7 +39,7 @@ def create_app(
             open_runtime(settings, clock=clock) as runtime,
             admin.open_console(runtime) as console,
         ):
-            # Each group of routes gets only what it uses (the console still takes the whole runtime).
+            # Each group of routes gets only what it uses.
             app.state.runtime = runtime
             app.state.chat_api = chat_api.ChatApi.of(runtime)
             app.state.webhooks = webhooks.Webhooks.of(runtime)

@@ -14,14 +14,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from actions.registry import outcome
+from actions.registry import ActionRegistry, outcome
+from assistant.business import Business
+from assistant.clock import Clock
+from assistant.conversation import Conversation
 from assistant.http.admin_auth import LoginLimiter, SessionStore, Signer
 from assistant.runtime import Runtime
+from assistant.sender import Sender
+from assistant.settings import Settings
 from assistant.sms.sandbox import DEFAULT_SENDER
+from assistant.transcript import Transcript
 from prompts.isolated import IsolatedRenderer
 from storage.consent import ConsentBook
+from storage.customers import CustomerDirectory
 from storage.database import session_factory
 from storage.inbox import Inbox
+from storage.messages import MessageLog
 from storage.prompt_versions import DatabaseTemplateSource, PromptVersions
 from storage.staff import StaffAccounts
 from storage.takeovers import TakeoverBook
@@ -32,9 +40,17 @@ SIGNING_KEY_NAME = "session-signing"
 
 @dataclass
 class Console:
-    """Everything the /admin pages work with, built once per app from the runtime."""
+    """Everything the /admin pages work with (and nothing more), built once per app from the runtime."""
 
-    runtime: Runtime
+    settings: Settings
+    business: Business
+    clock: Clock
+    actions: ActionRegistry
+    conversation: Conversation  # the playground's dry run
+    customers: CustomerDirectory
+    messages: MessageLog
+    sender: Sender
+    transcript: Transcript
     accounts: StaffAccounts
     versions: PromptVersions
     source: DatabaseTemplateSource
@@ -51,18 +67,18 @@ class Console:
     @property
     def secure_cookies(self) -> bool:
         """Cookies only over HTTPS when the service is reached over HTTPS."""
-        return (self.runtime.settings.public_base_url or "").startswith("https://")
+        return (self.settings.public_base_url or "").startswith("https://")
 
     @property
     def default_sender(self) -> str:
-        settings = self.runtime.settings
+        settings = self.settings
         return settings.twilio_phone_number or settings.twilio_messaging_service_sid or DEFAULT_SENDER
 
     async def signer(self) -> Signer:
         """The cookie signer: ADMIN_SECRET_KEY, else a key generated once and kept in the database."""
         async with self._signer_lock:
             if self._signer is None:
-                key = self.runtime.settings.admin_secret_key
+                key = self.settings.admin_secret_key
                 if not key:
                     key = await self.accounts.console_key(SIGNING_KEY_NAME)
                 self._signer = Signer(key)
@@ -72,7 +88,7 @@ class Console:
 @contextlib.asynccontextmanager
 async def open_console(runtime: Runtime) -> AsyncIterator[Console]:
     """The console for one app; its draft renderer (a child process) is stopped on the way out."""
-    sessions = session_factory(runtime.engine)
+    sessions = session_factory(runtime.engine)  # a factory is only configuration: the engine is shared
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
@@ -80,7 +96,15 @@ async def open_console(runtime: Runtime) -> AsyncIterator[Console]:
     environment.filters["local"] = runtime.business.timestamp
     environment.filters["outcome"] = outcome
     console = Console(
-        runtime=runtime,
+        settings=runtime.settings,
+        business=runtime.business,
+        clock=runtime.clock,
+        actions=runtime.actions,
+        conversation=runtime.conversation,
+        customers=runtime.customers,
+        messages=runtime.messages,
+        sender=runtime.sender,
+        transcript=runtime.transcript,
         accounts=StaffAccounts(sessions),
         versions=runtime.templates.versions,
         source=runtime.templates,

@@ -35,8 +35,8 @@ async def thread(request: Request, *, status_code: int = 200, error: str = "", d
     phone = request.path_params["phone"]
     if not E164.fullmatch(phone):
         return page(request, "not_found.html", 404, what="conversation")
-    messages = list(reversed(await console.runtime.messages.listing(phone=phone, limit=THREAD_LIMIT)))
-    customer = await console.runtime.customers.by_phone(phone)
+    messages = list(reversed(await console.messages.listing(phone=phone, limit=THREAD_LIMIT)))
+    customer = await console.customers.by_phone(phone)
     if not messages and customer is None:
         return page(request, "not_found.html", 404, what="conversation")
     notices = {
@@ -59,8 +59,8 @@ async def thread(request: Request, *, status_code: int = 200, error: str = "", d
         notice=notices.get(request.query_params.get("done", ""), ""),
         error=error,
         draft=draft,
-        budget=console.runtime.settings.segment_budget,
-        minutes=console.runtime.settings.takeover_minutes,
+        budget=console.settings.segment_budget,
+        minutes=console.settings.takeover_minutes,
     )
 
 
@@ -92,7 +92,7 @@ async def reply(request: Request) -> Response:
         return page(request, "not_found.html", 404, what="conversation")
     console = console_of(request)
     text = str((await request.form()).get("body", "")).strip()
-    error = _reply_problem(text, console.runtime.settings.segment_budget)
+    error = _reply_problem(text, console.settings.segment_budget)
     if error:
         return await thread(request, status_code=400, error=error, draft=text)
     if await console.consent.is_opted_out(phone):
@@ -114,9 +114,8 @@ def _reply_problem(text: str, budget: int) -> str:
 
 
 async def _send(console: Console, phone: str, text: str, staff: str) -> str:
-    runtime = console.runtime
-    customer = await runtime.customers.by_phone(phone)
-    message = await runtime.sender.prepare(
+    customer = await console.customers.by_phone(phone)
+    message = await console.sender.prepare(
         phone=phone,
         text=text,
         kind="staff",
@@ -124,10 +123,10 @@ async def _send(console: Console, phone: str, text: str, staff: str) -> str:
         customer_id=customer.id if customer else None,
         details={"staff": staff},
     )
-    await runtime.messages.add_outbound(message)
-    delivery = await runtime.sender.deliver(message)
+    await console.messages.add_outbound(message)
+    delivery = await console.sender.deliver(message)
     if delivery.outcome in REACHES_CUSTOMER:
-        await runtime.transcript.add(phone, {"role": "assistant", "content": message.body})
+        await console.transcript.add(phone, {"role": "assistant", "content": message.body})
     return delivery.outcome if delivery.outcome in ("sent", "suppressed", "queued") else "failed"
 
 

@@ -39,17 +39,16 @@ def _source_of(request: Request) -> tuple[Console, str] | None:
 
 
 async def _check(console: Console, name: str, body: str) -> DraftCheck:
-    runtime = console.runtime
     return await check_draft(
         name,
         body,
         shipped=await console.source.shipped(name),
         renderer=console.drafts,
-        business=runtime.business,
-        actions=runtime.actions.describe(),
-        now=runtime.clock(),
-        segment_budget=runtime.settings.segment_budget,
-        segment_price=runtime.settings.sms_segment_price,
+        business=console.business,
+        actions=console.actions.describe(),
+        now=console.clock(),
+        segment_budget=console.settings.segment_budget,
+        segment_price=console.settings.sms_segment_price,
     )
 
 
@@ -57,14 +56,13 @@ async def _editor(
     request: Request, console: Console, name: str, body: str, status_code: int = 200, **extra: Any
 ) -> Response:
     """The editor page for `body` (saved or a draft), with its lint and any preview or playground result."""
-    runtime = console.runtime
     latest = await console.versions.latest(name)
     values, placeholders = sample_values(
         name,
         await console.source.shipped(name),
-        runtime.business,
-        runtime.actions.describe(),
-        runtime.clock(),
+        console.business,
+        console.actions.describe(),
+        console.clock(),
     )
     context: dict[str, Any] = {
         "name": name,
@@ -75,8 +73,8 @@ async def _editor(
         "check": await _check(console, name, body),
         "variables": sorted([*values, *placeholders]),
         "sms_facing": name not in MODEL_FACING,
-        "price": runtime.settings.sms_segment_price,
-        "budget": runtime.settings.segment_budget,
+        "price": console.settings.sms_segment_price,
+        "budget": console.settings.segment_budget,
         "preview": False,
         "playground": None,
         "message": "",
@@ -169,7 +167,7 @@ async def playground(request: Request) -> Response:
         return text
 
     try:
-        result = await console.runtime.conversation.dry_run(phone, message, render)
+        result = await console.conversation.dry_run(phone, message, render)
     except PromptError as exc:
         return await _editor(request, console, name, body, error=f"The draft did not render: {exc}", **extra)
     reply = result.reply
@@ -181,7 +179,7 @@ async def playground(request: Request) -> Response:
         "reply": reply.body,
         "segments": info.segments,
         "encoding": info.encoding,
-        "cost": info.segments * console.runtime.settings.sms_segment_price,
+        "cost": info.segments * console.settings.sms_segment_price,
     }
     return await _editor(request, console, name, body, **extra)
 
