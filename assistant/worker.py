@@ -176,7 +176,7 @@ class Worker:
         """The outbox pass: due retries, texts parked during an outage, and recovery once one has ended."""
         try:
             await self._sender.deliver_due()
-            await self._inbound.record_parked()  # one LINDEX when there are none
+            await self._inbound.record_parked()  # one SMEMBERS when there are none
             if self._outage:
                 # Texts waiting since the outage began are answered now, not a lease later.
                 await self.recover()

@@ -41,7 +41,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         server.should_exit = True  # nobody would answer the texts this process takes in
 
     app = create_app(settings, on_worker_stopped=worker_stopped)
-    # The signature check reads X-Forwarded-* itself, from trusted proxies only; uvicorn must not rewrite.
+    # The app believes X-Forwarded-* from TRUSTED_PROXIES only (its own middleware): uvicorn must not.
     config = uvicorn.Config(
         app,
         host=args.host,
