@@ -218,7 +218,9 @@ class Chaos:
                     kills += 1
                     self._kill_and_replace(kills)
                     next_kill = time.monotonic() + self._kill_every
-                self._stop.wait(0.05)
+                # A sleep, not Event.wait(timeout): under libfaketime (the suite at another hour) a timed
+                # wait on a lock sleeps for as long as the clock was moved.
+                time.sleep(0.05)
         except BaseException as exc:  # shown by stop(), in the test's own thread
             self.error = exc
 
@@ -233,7 +235,7 @@ class Chaos:
     def _outage(self, name: str, server: PostgresServer | RedisServer, down_for: float) -> None:
         started = time.monotonic()
         server.stop(crash=True)
-        self._stop.wait(down_for)
+        time.sleep(down_for)
         server.start()
         self._run.faults.append(Fault(name, started, time.monotonic()))
 

@@ -18,6 +18,16 @@ POSTGRES_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), rever
 START_SECONDS = 30.0
 
 
+def _server_env() -> dict[str, str]:
+    """The environment for a server process: without libfaketime, which a test run may be under (to check
+    the suite at any hour) and which Redis's allocator can't start with; servers keep the real time."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key != "LD_PRELOAD" and not key.startswith(("FAKETIME", "DONT_FAKE"))
+    }
+
+
 def _run_as() -> list[str]:
     """PostgreSQL refuses to run as root: as root, run it as the `postgres` account."""
     return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -68,6 +78,7 @@ class PostgresServer:
             [*_run_as(), str(POSTGRES_BIN / tool), *args],
             check=True,
             capture_output=True,
+            env=_server_env(),
             timeout=START_SECONDS * 2,
         )
 
@@ -110,6 +121,7 @@ class RedisServer:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.folder,
+            env=_server_env(),
         )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + START_SECONDS
