@@ -38,9 +38,8 @@ class _NoFolding(CodeGenerator):
         self.optimizer = None
 
     def _output_child_to_const(self, node: nodes.Expr, frame: Any, finalize: Any) -> str:
-        if not isinstance(
-            node, nodes.TemplateData
-        ):  # literal text is safe, and folding it keeps renders fast
+        # Literal text is safe to fold, and folding it keeps renders fast.
+        if not isinstance(node, nodes.TemplateData):
             raise nodes.Impossible()
         return super()._output_child_to_const(node, frame, finalize)
 
