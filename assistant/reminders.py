@@ -18,7 +18,7 @@ from assistant.business import Business
 from assistant.clock import Clock
 from assistant.logs import mask_phone
 from assistant.sender import Sender
-from assistant.transcript import REACHES_CUSTOMER, Transcript
+from assistant.transcript import Transcript
 from prompts.renderer import PromptRenderer
 from storage.tables import Customer, Message, ReminderSend
 
@@ -169,7 +169,7 @@ class Reminders:
             return 0
         if message is None:
             return 0
-        if (await self._sender.deliver(message)).outcome not in REACHES_CUSTOMER:
+        if not (await self._sender.deliver(message)).reaches_customer:
             return 0  # suppressed (opted out), failed, or already taken by recovery
         await self._transcript.add(booking.phone, {"role": "assistant", "content": message.body})
         log.info(

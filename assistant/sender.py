@@ -48,6 +48,11 @@ class Delivery:
         return self.outcome == "sent"
 
     @property
+    def reaches_customer(self) -> bool:
+        """The customer has the text, or will once its retry goes."""
+        return self.outcome in ("sent", "queued")
+
+    @property
     def opted_out(self) -> bool:
         """Not sent because the number opted out: here, or at the carrier (Twilio 21610)."""
         return self.outcome == "suppressed" or self.error_code == CARRIER_OPTED_OUT

@@ -11,8 +11,6 @@ from storage.tables import Message
 
 # Outbound kinds the model takes part in; keyword answers, notifications and codes stay out.
 CONVERSATIONAL_KINDS = frozenset({"reply", "reminder", "staff"})
-# Outcomes of a send after which the customer has (or will have) the text: the model may remember it.
-REACHES_CUSTOMER = frozenset({"sent", "queued"})
 # Reminder and staff rows the customer never got: the model never saw them live either.
 NEVER_SENT = frozenset({"suppressed", "failed"})
 # Inbound texts a turn answered, or that waited for staff during a takeover.

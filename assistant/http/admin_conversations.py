@@ -11,7 +11,6 @@ from starlette.routing import Route
 
 from assistant.http.admin_console import Console, console_of, page
 from assistant.segments import count_segments, smart_encode
-from assistant.transcript import REACHES_CUSTOMER
 from storage.consent import to_csv
 
 E164 = re.compile(r"\+[1-9]\d{6,14}")
@@ -125,7 +124,7 @@ async def _send(console: Console, phone: str, text: str, staff: str) -> str:
     )
     await console.messages.add_outbound(message)
     delivery = await console.sender.deliver(message)
-    if delivery.outcome in REACHES_CUSTOMER:
+    if delivery.reaches_customer:  # the model remembers what the customer got
         await console.transcript.add(phone, {"role": "assistant", "content": message.body})
     return delivery.outcome if delivery.outcome in ("sent", "suppressed", "queued") else "failed"
 
