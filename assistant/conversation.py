@@ -25,8 +25,9 @@ from assistant.logs import mask_phone
 from assistant.sender import Sender
 from assistant.transcript import Transcript, attachment_types, customer_text, words_of
 from prompts.renderer import PromptRenderer
+from storage.batching import Coalescer
 from storage.customers import CustomerDirectory
-from storage.messages import MessageLog, PendingTurn
+from storage.messages import Closing, MessageLog, PendingTurn
 from storage.reply_guard import ReplyGuard
 from storage.tables import Customer, Message
 
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 SystemRender = Callable[[dict[str, Any]], Awaitable[str]]
 # A whole text asking for a person flags the conversation for staff (the model still answers it).
 STAFF_WORDS = frozenset({"AGENT", "HUMAN", "PERSON", "OPERATOR", "REPRESENTATIVE", "REAL PERSON"})
+CLOSE_BATCH = 100  # turns whose replies one transaction records
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,8 @@ class Conversation:
     ) -> None:
         self._business = business
         self._messages = messages
+        # Concurrent turns record their replies together: one transaction for every turn ending now.
+        self._closings = Coalescer(messages.close_turns, max_batch=CLOSE_BATCH)
         self._customers = customers
         self._transcript = transcript
         self._renderer = renderer
@@ -97,7 +101,7 @@ class Conversation:
     async def answer(self, turn: PendingTurn) -> TurnResult | None:
         """Run the turn for a phone's pending texts; None when only the gate answered."""
         phone = turn.phone
-        screening = await self._gate.screen(phone, turn.messages)
+        screening = await self._gate.screen(phone, turn.messages, recorded=turn.consent)
         # Known from the turn's read, until a keyword answer in this same turn has texted the number.
         texted_before: bool | None = turn.texted_before
         for handled in screening.handled:
@@ -224,7 +228,7 @@ class Conversation:
             texted_before=texted_before,
         )
         # Recording the reply closes the turn: from here on no retry asks the LLM or replies again.
-        await self._messages.close_turn([message.id for message in talk], state="answered", reply=reply)
+        await self._closings.submit(Closing([message.id for message in talk], "answered", reply))
         await self._transcript.add(
             phone, {"role": "user", "content": user_text}, {"role": "assistant", "content": reply.body}
         )

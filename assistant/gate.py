@@ -94,9 +94,13 @@ class KeywordGate:
         self._keywords = keywords
         self._consent = consent
 
-    async def screen(self, phone: str, inbound: Sequence[Message]) -> Screening:
-        """Go through a burst in arrival order; an opt-out anywhere in it silences the rest."""
-        screening = Screening(opted_out=await self._state_before(phone, inbound) == OPTED_OUT)
+    async def screen(self, phone: str, inbound: Sequence[Message], *, recorded: str) -> Screening:
+        """Go through a burst in arrival order; an opt-out anywhere in it silences the rest.
+
+        `recorded` is the number's state as the turn read it with its texts.
+        """
+        await self._consent.remember(phone, recorded)
+        screening = Screening(opted_out=_state_before(inbound, recorded) == OPTED_OUT)
         for message in inbound:
             handled = await self._screen_one(phone, message, opted_out=screening.opted_out)
             if handled is None:
@@ -115,13 +119,6 @@ class KeywordGate:
         """Tie the confirmation text's SID to the ledger entry it confirms."""
         if sid:
             await self._consent.attach_confirmation(change.event_id, sid)
-
-    async def _state_before(self, phone: str, inbound: Sequence[Message]) -> str:
-        """The number's state when the burst began: changes its texts made at the webhook come later."""
-        for message in inbound:
-            if decided := message.details.get("consent"):
-                return str(decided["before"])
-        return await self._consent.cached_state(phone)
 
     async def _screen_one(self, phone: str, message: Message, *, opted_out: bool) -> Handled | None:
         decided = message.details.get("consent")
@@ -176,3 +173,11 @@ def _const(value: bool) -> Callable[[], Awaitable[bool]]:
         return value
 
     return answer
+
+
+def _state_before(inbound: Sequence[Message], recorded: str) -> str:
+    """The number's state when the burst began: changes its texts made at the webhook come later."""
+    for message in inbound:
+        if decided := message.details.get("consent"):
+            return str(decided["before"])
+    return recorded

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.batching import Coalescer
 from assistant.errors import OUTAGES
 from assistant.gate import OPTED_OUT, ConsentEvent, consent_event, decided_details
 from assistant.keywords import KeywordSet, classify_phrase
 from assistant.logs import mask_phone
+from storage.batching import Coalescer
 from storage.consent import ConsentBook
 from storage.messages import InboundText, MessageLog
 from storage.parked import ParkedTexts

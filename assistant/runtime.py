@@ -169,7 +169,7 @@ def build_services(clients: Clients) -> Runtime:
     """Every per-flow service, wired once from the clients (no I/O happens here)."""
     settings, business, clock = clients.settings, clients.business, clients.clock
     sessions, redis, bookings = clients.sessions, clients.redis, clients.bookings
-    messages = MessageLog(sessions, clock=clock)
+    messages = MessageLog(sessions, clock=clock, consent_scope=settings.consent_scope)
     customers = CustomerDirectory(sessions, clock=clock)
     window = ConversationHistory(redis, size=settings.history_size, ttl_seconds=settings.history_ttl_seconds)
     transcript = Transcript(window, messages)

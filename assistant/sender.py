@@ -15,9 +15,10 @@ from assistant.logs import mask_phone
 from assistant.shaping import shape_reply
 from assistant.sms.port import OutgoingSms, SmsGateway
 from prompts.renderer import PromptRenderer
+from storage.batching import Coalescer
 from storage.consent import ConsentBook
 from storage.messages import MessageLog
-from storage.outbox import Outbox
+from storage.outbox import Outbox, Submitted
 from storage.tables import Message
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ OPT_OUT_CONFIRMATION = "opt_out"
 CARRIER_OPTED_OUT = 21610
 # Replies that already tell the customer about STOP don't need the first-message disclosure.
 SELF_DISCLOSING = frozenset({OPT_OUT_CONFIRMATION, "opt_in", "help", "opt_out_unclear"})
+SEND_BATCH = 100  # sends whose checks (and whose results) one round trip carries
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,9 @@ class Sender:
         self._segment_budget = segment_budget
         self._retries = retries
         self._clock = clock
+        # Concurrent sends share their round trips: one read of consents and one commit of SIDs per batch.
+        self._clearances = Coalescer(outbox.clearances, max_batch=SEND_BATCH)
+        self._submitted = Coalescer(outbox.record_submitted, max_batch=SEND_BATCH)
 
     async def prepare(
         self,
@@ -154,7 +159,7 @@ class Sender:
         return await asyncio.shield(self._hand_over(message))
 
     async def _hand_over(self, message: Message) -> Delivery:
-        clearance = await self._outbox.clearance(message)
+        clearance = await self._clearances.submit(message)
         # STOP wins: the consent check is the last thing before the gateway, for every kind of text.
         if message.kind != OPT_OUT_CONFIRMATION and clearance.opted_out:
             await self._outbox.suppressed(message, reason="recipient opted out")
@@ -169,7 +174,7 @@ class Sender:
             sent = await self._gateway.send(OutgoingSms(to=message.to_number, body=message.body))
         except SmsError as exc:
             return await self._not_sent(message, exc)
-        await self._outbox.submitted(message, sid=sent.sid, status=sent.status, sender=sent.sender)
+        await self._submitted.submit(Submitted(message, sent.sid, sent.status, sent.sender))
         message.sid, message.status = sent.sid, sent.status
         return Delivery("sent", sid=sent.sid)
 

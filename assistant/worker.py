@@ -17,6 +17,7 @@ from assistant.inbound import Inbound
 from assistant.logs import mask_phone
 from assistant.reminders import Reminders
 from assistant.sender import Sender
+from storage.batching import Coalescer
 from storage.heartbeats import BEAT_SECONDS, Heartbeats
 from storage.locks import held
 from storage.messages import AlreadyAnswered, MessageLog
@@ -30,6 +31,7 @@ OUTAGE_RETRY_MAX_SECONDS = 10.0  # the longest pause between tries while the dat
 TURN_ATTEMPTS = 3  # a turn that fails this many times in a row is answered with the apology
 TURN_RETRY_PAUSE_SECONDS = 1.0  # times the attempt number
 SHUTDOWN_GRACE_SECONDS = 10.0
+READ_BATCH = 100  # phones whose pending texts one query reads
 
 
 class Worker:
@@ -66,6 +68,9 @@ class Worker:
         self._heartbeats = heartbeats
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
+        # Concurrent turns read their pending texts together: one query for every phone starting a turn.
+        self._pending = Coalescer(messages.pending_turns, max_batch=READ_BATCH)
+        self._acks = Coalescer(queue.ack_many, max_batch=READ_BATCH)
         # Set when the database or Redis was found away; the first pass that finds them back recovers.
         self._outage = False
 
@@ -200,7 +205,7 @@ class Worker:
             # Left unacknowledged: another worker claims it again once the lease has passed.
             log.exception("turn for %s failed; it will be retried", mask_phone(job.phone))
             return
-        await self._queue.ack(job)
+        await self._acks.submit(job)
 
     async def answer_phone(self, phone: str) -> None:
         """Answer everything this phone has pending, a burst at a time, holding the phone's lock."""
@@ -211,7 +216,7 @@ class Worker:
 
     async def _answer_pending(self, phone: str) -> None:
         failures = 0
-        while turn := await self._messages.pending_turn(phone):
+        while turn := await self._pending.submit(phone):
             # Let a burst of texts settle so it is answered as one turn.
             quiet_for = (self._clock() - turn.messages[-1].created_at).total_seconds()
             if quiet_for < self._burst_window:
@@ -219,6 +224,8 @@ class Worker:
                 continue
             try:
                 await self._conversation.answer(turn)
+                # Done: a text that came in during the turn has a job of its own, which reads it afresh.
+                return
             except AlreadyAnswered:
                 log.info("turn for %s was answered elsewhere", mask_phone(phone))
             except OUTAGES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -92,15 +93,23 @@ class TemplateSource:
 
     def __init__(self, directory: Path = TEMPLATE_DIR) -> None:
         self._directory = directory
+        self._files: dict[str, tuple[int, str]] = {}  # name: (modification time, text)
 
     def names(self) -> list[str]:
         return sorted(path.stem for path in self._directory.glob("*.j2"))
 
     async def get(self, name: str) -> str:
         path = self._directory / f"{name}.j2"
-        if not path.is_file():
-            raise PromptError(f"no template named {name!r}")
-        return path.read_text(encoding="utf-8")
+        try:
+            modified = os.stat(path).st_mtime_ns  # one system call per render; an edited file is read again
+        except OSError:
+            raise PromptError(f"no template named {name!r}") from None
+        known = self._files.get(name)
+        if known is None or known[0] != modified:
+            if not path.is_file():
+                raise PromptError(f"no template named {name!r}")
+            known = self._files[name] = (modified, path.read_text(encoding="utf-8"))
+        return known[1]
 
     async def shipped(self, name: str) -> str:
         """The file's text, ignoring any saved versions."""

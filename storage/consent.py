@@ -25,7 +25,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Select, select, update
+from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from assistant.clock import Clock
@@ -118,7 +118,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def state_of(phone: str, scope: str) -> Select[tuple[str]]:
+def state_of(phone: str | ColumnElement[str], scope: str) -> Select[tuple[str]]:
     """The number's recorded state toward `scope` (no row: never opted out, so opted in)."""
     return select(Consent.state).where(Consent.phone == phone, Consent.scope == scope)
 
@@ -249,12 +249,16 @@ class ConsentBook:
         if cached in (OPTED_IN, OPTED_OUT):
             return cached
         state = await self._state_from_sql(phone)
+        await self.remember(phone, state)
+        return state
+
+    async def remember(self, phone: str, state: str) -> None:
+        """Cache a state just read from SQL, for the webhook's quick checks (and the fallback's)."""
         try:
             # NX: a concurrent `record` may have cached a newer state since our read; never overwrite it.
             await self._redis.set(self._key(phone), state, ex=CACHE_TTL_SECONDS, nx=True)
         except RedisError as exc:
             log.warning("consent cache not filled: %s", exc)
-        return state
 
     async def _state_from_sql(self, phone: str) -> str:
         async with self._sessions() as session:

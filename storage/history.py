@@ -8,6 +8,10 @@ from typing import Literal, TypedDict
 
 from redis.asyncio import Redis
 
+from storage.batching import Coalescer
+
+BATCH = 200  # windows one pipeline reads or extends
+
 
 class Turn(TypedDict):
     """One remembered message: who said it and what."""
@@ -23,6 +27,9 @@ class ConversationHistory:
         self._redis = redis
         self.size = size
         self._ttl = ttl_seconds
+        # Concurrent turns share round trips: one pipeline reads (or extends) every window asked for.
+        self._reads = Coalescer(self._windows, max_batch=BATCH)
+        self._extends = Coalescer(self._extend_many, max_batch=BATCH)
 
     @staticmethod
     def _key(phone: str) -> str:
@@ -30,27 +37,41 @@ class ConversationHistory:
 
     async def window(self, phone: str) -> list[Turn] | None:
         """The remembered turns, oldest first; None when nothing is remembered (expired, or Redis lost)."""
-        raw = await self._redis.lrange(self._key(phone), -self.size, -1)
-        return [json.loads(item) for item in raw] if raw else None
+        return await self._reads.submit(phone)
 
-    async def fill(self, phone: str, turns: Sequence[Turn]) -> None:
-        """Start a window with these turns (rebuilt from the record)."""
-        await self._push(phone, turns, only_if_remembered=False)
+    async def _windows(self, phones: Sequence[str]) -> list[list[Turn] | None]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for phone in phones:
+                pipe.lrange(self._key(phone), -self.size, -1)
+            found = await pipe.execute()
+        return [[json.loads(item) for item in raw] if raw else None for raw in found]
 
     async def extend(self, phone: str, turns: Sequence[Turn]) -> None:
         """Add turns to a remembered window; a forgotten one stays forgotten, to be rebuilt whole."""
-        await self._push(phone, turns, only_if_remembered=True)
+        if turns:
+            await self._extends.submit((phone, turns))
+
+    async def _extend_many(self, additions: Sequence[tuple[str, Sequence[Turn]]]) -> list[None]:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for phone, turns in additions:
+                key = self._key(phone)
+                # RPUSHX appends only to a list that exists: a window missing its start is never begun.
+                pipe.rpushx(key, *(json.dumps(turn) for turn in turns))
+                pipe.ltrim(key, -self.size, -1)
+                pipe.expire(key, self._ttl)
+            await pipe.execute()
+        return [None] * len(additions)
 
     async def forget(self, phone: str) -> None:
         await self._redis.delete(self._key(phone))
 
-    async def _push(self, phone: str, turns: Sequence[Turn], *, only_if_remembered: bool) -> None:
+    async def fill(self, phone: str, turns: Sequence[Turn]) -> None:
+        """Start a window with these turns (rebuilt from the record)."""
         if not turns:
             return
-        key, items = self._key(phone), [json.dumps(turn) for turn in turns]
+        key = self._key(phone)
         async with self._redis.pipeline(transaction=True) as pipe:
-            # RPUSHX appends only to a list that exists: a window missing its start is never begun.
-            (pipe.rpushx if only_if_remembered else pipe.rpush)(key, *items)
+            pipe.rpush(key, *(json.dumps(turn) for turn in turns))
             pipe.ltrim(key, -self.size, -1)
             pipe.expire(key, self._ttl)
             await pipe.execute()

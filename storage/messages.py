@@ -13,8 +13,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from assistant.clock import Clock
+from storage.consent import OPTED_IN, state_of
 from storage.customers import get_or_create_customer
 from storage.staff_tables import Takeover
 from storage.tables import Customer, Message
@@ -99,6 +101,32 @@ class PendingTurn:
     customer: Customer | None
     texted_before: bool  # whether any text ever went to this number (the first carries the disclosure)
     held_by_staff: bool  # a takeover holds the number: the texts wait for staff, the bot says nothing
+    consent: str  # the number's recorded state toward this sender, as the read found it
+
+
+@cache
+def _pending_statement(scope: str) -> Select[tuple[Message, Customer, bool, bool, str | None]]:
+    """Pending texts of the phones asked for, each row with what its turn needs to know of the phone.
+
+    Built once, with bound parameters, so SQLAlchemy compiles it once: it runs for every turn.
+    """
+    sent = aliased(Message)
+    texted = select(sent.id).where(
+        sent.phone == Message.phone, sent.direction == "outbound", sent.sid.is_not(None)
+    )
+    held = select(Takeover.id).where(Takeover.phone == Message.phone, active_at(bindparam("now")))
+    return (
+        select(
+            Message,
+            Customer,
+            texted.exists().label("texted"),
+            held.exists().label("held"),
+            state_of(Message.phone, scope).scalar_subquery().label("consent"),
+        )
+        .outerjoin(Customer, Customer.id == Message.customer_id)
+        .where(Message.phone.in_(bindparam("phones", expanding=True)), Message.turn_state == "pending")
+        .order_by(Message.id)
+    )
 
 
 def _texted(phone: str) -> Select[tuple[int]]:
@@ -108,6 +136,34 @@ def _texted(phone: str) -> Select[tuple[int]]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """How a turn ends: its inbound texts' new state, and the reply it staged (if any)."""
+
+    inbound_ids: Sequence[int]
+    state: str
+    reply: Message | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _ClosingStatements:
+    close: Executable
+    stage: Executable
+
+
+@cache
+def _closing_statements() -> _ClosingStatements:
+    """Built once with bound parameters: they run for every turn."""
+    close = (
+        update(Message)
+        .where(Message.id.in_(bindparam("ids", expanding=True)), Message.turn_state == "pending")
+        .values(turn_state=bindparam("state"), updated_at=bindparam("now"))
+        .returning(Message.id)
+    )
+    stage = insert(Message).returning(Message.id, sort_by_parameter_order=True)
+    return _ClosingStatements(close=close, stage=stage)
+
+
 # Work done in the transaction that records an inbound text; returns details to keep on the message.
 InboundStep = Callable[[AsyncSession, Message], Awaitable[dict[str, Any] | None]]
 
@@ -115,10 +171,13 @@ InboundStep = Callable[[AsyncSession, Message], Awaitable[dict[str, Any] | None]
 class MessageLog:
     """Reads and writes messages and their status events."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, clock: Clock) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, clock: Clock, consent_scope: str
+    ) -> None:
         self._sessions = sessions
         self._engine: AsyncEngine = sessions.kw["bind"]  # the hot path skips the ORM
         self._clock = clock  # every time this log writes or compares comes from here
+        self._consent_scope = consent_scope  # whose opt-outs a turn reads with its texts
 
     async def record_inbound(
         self, text: InboundText, *, then: InboundStep | None = None
@@ -230,21 +289,23 @@ class MessageLog:
 
     async def pending_turn(self, phone: str) -> PendingTurn | None:
         """This phone's texts waiting for a turn and what the turn needs to know of the phone: one read."""
-        texted = _texted(phone).exists()
-        held = select(Takeover.id).where(Takeover.phone == phone, active_at(self._clock())).exists()
+        return (await self.pending_turns([phone]))[0]
+
+    async def pending_turns(self, phones: Sequence[str]) -> list[PendingTurn | None]:
+        """`pending_turn` for many phones in one read (concurrent turns share it); one answer per phone."""
+        found: dict[str, PendingTurn] = {}
         async with self._sessions() as session:
-            rows = (
-                await session.execute(
-                    select(Message, Customer, texted.label("texted"), held.label("held"))
-                    .outerjoin(Customer, Customer.id == Message.customer_id)
-                    .where(Message.phone == phone, Message.turn_state == "pending")
-                    .order_by(Message.id)
-                )
-            ).all()
-        if not rows:
-            return None
-        first = rows[0]
-        return PendingTurn(phone, [row[0] for row in rows], first[1], bool(first[2]), bool(first[3]))
+            rows = await session.execute(
+                _pending_statement(self._consent_scope), {"phones": list(set(phones)), "now": self._clock()}
+            )
+            for message, customer, texted, held, consent in rows:
+                turn = found.get(message.phone)
+                if turn is None:
+                    found[message.phone] = turn = PendingTurn(
+                        message.phone, [], customer, bool(texted), bool(held), consent or OPTED_IN
+                    )
+                turn.messages.append(message)
+        return [found.get(phone) for phone in phones]
 
     async def last_reply(self, phone: str) -> Message | None:
         """The newest conversational reply to this phone (not a keyword answer, reminder or notification)."""
@@ -272,20 +333,34 @@ class MessageLog:
         reply: Message | None = None,
     ) -> Message | None:
         """Mark a turn's inbound texts answered/skipped and record its reply, all or nothing."""
-        async with self._engine.begin() as connection:  # two statements on the hot path: no ORM session
-            result = await connection.execute(
-                update(Message)
-                .where(Message.id.in_(inbound_ids), Message.turn_state == "pending")
-                .values(turn_state=state, updated_at=self._clock())
-            )
-            if result.rowcount != len(inbound_ids):
-                raise AlreadyAnswered(f"turn {list(inbound_ids)} was already handled")
-            if reply is not None:
-                # Staged claimed: the turn sends it next, and a crash before that is found by the outbox.
-                reply.reply_to_id, reply.status = inbound_ids[0], "submitting"
-                row = _row_values(self._stamped(reply))
-                reply.id = await connection.scalar(insert(Message).values(row).returning(Message.id))
-        return reply
+        return (await self.close_turns([Closing(inbound_ids, state, reply)]))[0]
+
+    async def close_turns(self, closings: Sequence[Closing]) -> list[Message | None]:
+        """`close_turn` for many turns in one transaction (concurrent turns share it): all or nothing.
+
+        Raises AlreadyAnswered if any of the turns was handled already; each reply comes back with its id.
+        """
+        now = self._clock()
+        statements = _closing_statements()
+        async with self._engine.begin() as connection:
+            for state in {closing.state for closing in closings}:
+                ids = [id for closing in closings if closing.state == state for id in closing.inbound_ids]
+                values = {"ids": ids, "state": state, "now": now}
+                closed = set((await connection.execute(statements.close, values)).scalars())
+                if late := [id for id in ids if id not in closed]:
+                    raise AlreadyAnswered(f"texts {late} were already handled")
+            staged: dict[frozenset[str], list[tuple[Message, dict[str, Any]]]] = {}
+            for closing in closings:
+                if (reply := closing.reply) is not None:
+                    # Staged claimed: the turn sends it next, and a crash before that is found by the outbox.
+                    reply.reply_to_id, reply.status = closing.inbound_ids[0], "submitting"
+                    row = _row_values(self._stamped(reply))
+                    staged.setdefault(frozenset(row), []).append((reply, row))
+            for rows in staged.values():  # rows of one shape go in one multi-row INSERT
+                result = await connection.execute(statements.stage, [row for _, row in rows])
+                for (reply, _), id in zip(rows, result.scalars(), strict=True):
+                    reply.id = id
+        return [closing.reply for closing in closings]
 
     async def add_outbound(self, message: Message) -> Message:
         """Record an outbound text that is not a turn's reply (keyword answers, notifications)."""

@@ -11,16 +11,18 @@ hand-over takes (a crash) is checked the same way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Update, and_, func, or_, select, update
+from sqlalchemy import Executable, Update, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assistant.clock import Clock
-from storage.consent import OPTED_OUT, state_of
-from storage.tables import Customer, Message, MessageEvent
+from storage.consent import OPTED_OUT
+from storage.tables import Consent, Customer, Message, MessageEvent
 
 # Delivery statuses only move forward; callbacks arrive out of order. Equal ranks are terminal alternatives.
 STATUS_RANK: dict[str, int] = {
@@ -90,60 +92,57 @@ class Outbox:
         return result.rowcount == 1
 
     async def clearance(self, message: Message) -> Clearance:
-        """The recipient's consent and an earlier text to them still unsent: one read, before sending.
+        """Whether a claimed text may go now; see `clearances`."""
+        return (await self.clearances([message]))[0]
+
+    async def clearances(self, messages: Sequence[Message]) -> list[Clearance]:
+        """The recipients' consent and earlier texts to them still unsent: two reads for the lot, before
+        sending.
 
         An earlier text waits either for its retry time, or, when it has none (in flight, or left by a
         process that died), until the outbox would check it with the gateway: later texts go after it.
         """
-        consent = state_of(message.to_number, self._scope).scalar_subquery()
-        unsent = and_(
-            Message.phone == message.phone,
-            Message.direction == "outbound",
-            Message.id < message.id,
-            Message.status.in_(("pending", "submitting")),
-        )
-        scheduled = select(func.max(Message.next_attempt_at)).where(
-            unsent, Message.next_attempt_at.is_not(None)
-        )
-        unscheduled = select(func.max(Message.updated_at)).where(unsent, Message.next_attempt_at.is_(None))
-        columns = (
-            consent.label("consent"),
-            scheduled.scalar_subquery().label("scheduled"),
-            unscheduled.scalar_subquery().label("unscheduled"),
-        )
+        phones = sorted({message.phone for message in messages} | {m.to_number for m in messages})
+        statements = _clearance_statements(self._scope)
         async with self._engine.connect() as connection:
-            row = (await connection.execute(select(*columns))).one()
-        checked_at = row.unscheduled + self._stale if row.unscheduled is not None else None
-        behind = max((at for at in (row.scheduled, checked_at) if at is not None), default=None)
-        return Clearance(opted_out=row.consent == OPTED_OUT, behind=behind)
+            states = dict((await connection.execute(statements.consent, {"phones": phones})).all())
+            unsent = (await connection.execute(statements.unsent, {"phones": phones})).all()
+        return [self._clearance(message, states, unsent) for message in messages]
+
+    def _clearance(self, message: Message, states: dict[str, str], unsent: Sequence[Any]) -> Clearance:
+        earlier = [row for row in unsent if row.phone == message.phone and row.id < message.id]
+        retries = [row.next_attempt_at for row in earlier if row.next_attempt_at is not None]
+        # One with no retry time is checked with the gateway once quiet for longer than any hand-over.
+        checks = [row.updated_at + self._stale for row in earlier if row.next_attempt_at is None]
+        behind = max([*retries, *checks], default=None)
+        return Clearance(opted_out=states.get(message.to_number) == OPTED_OUT, behind=behind)
 
     async def submitted(self, message: Message, *, sid: str, status: str, sender: str) -> None:
-        """Record the gateway's SID and status, and take in any callbacks that beat the SID here."""
+        """Record the gateway's SID and status; see `record_submitted`."""
+        await self.record_submitted([Submitted(message, sid, status, sender)])
+
+    async def record_submitted(self, sends: Sequence[Submitted]) -> list[None]:
+        """Record the gateway's SIDs and statuses, and take in any callbacks that beat a SID here.
+
+        One transaction for the lot (concurrent sends share it); one result per send.
+        """
         now = self._clock()
-        message_id = message.id
+        by_id = {send.message.id: send for send in sends}
+        statements = _submitted_statements()
+        released = [{"number": s.message.phone, "after": s.message.id, "now": now} for s in by_id.values()]
+        recorded = [
+            {"message_id": id, "new_sid": s.sid, "new_status": s.status, "sender": s.sender, "now": now}
+            for id, s in by_id.items()
+        ]
         async with self._engine.begin() as connection:
-            await connection.execute(_release_waiting_behind(message, now))
-            await connection.execute(
-                update(Message)
-                .where(Message.id == message_id)
-                .values(
-                    sid=sid,
-                    from_number=sender,
-                    status=status,
-                    sent_at=now,
-                    next_attempt_at=None,
-                    updated_at=now,
-                )
-            )
-            early = await connection.scalars(
-                update(MessageEvent)
-                .where(MessageEvent.sid == sid, MessageEvent.message_id.is_(None))
-                .values(message_id=message_id)
-                .returning(MessageEvent.status)
-            )
-            best = max([status, *early], key=lambda name: STATUS_RANK.get(name, 0))
-            if best != status:
-                await connection.execute(self._forward(message_id, best, None))
+            await connection.execute(statements.release, released)
+            await connection.execute(statements.record, recorded)
+            early = (await connection.execute(statements.adopt, {"sids": [s.sid for s in sends]})).all()
+            for message_id, statuses in _by_message(early).items():
+                best = max([by_id[message_id].status, *statuses], key=lambda name: STATUS_RANK.get(name, 0))
+                if best != by_id[message_id].status:
+                    await connection.execute(self._forward(message_id, best, None))
+        return [None] * len(sends)
 
     async def retry_at(self, message: Message, at: datetime, *, reason: str, unsure: bool) -> None:
         """Try again at `at`: from `pending` when surely nothing went, else checked with the gateway first."""
@@ -303,6 +302,88 @@ class Outbox:
 def _message(row: Any) -> Message:
     """A plain (unattached) Message from a Core row."""
     return Message(**dict(row._mapping))
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """A text the gateway took: its SID, first status and the sender it went from."""
+
+    message: Message
+    sid: str
+    status: str
+    sender: str
+
+
+@dataclass(frozen=True, slots=True)
+class _ClearanceStatements:
+    consent: Executable
+    unsent: Executable
+
+
+@cache
+def _clearance_statements(scope: str) -> _ClearanceStatements:
+    """Built once with bound parameters, so SQLAlchemy compiles each once: they run before every send."""
+    phones = bindparam("phones", expanding=True)
+    consent = select(Consent.phone, Consent.state).where(Consent.scope == scope, Consent.phone.in_(phones))
+    unsent = select(Message.phone, Message.id, Message.next_attempt_at, Message.updated_at).where(
+        Message.phone.in_(phones),
+        Message.direction == "outbound",
+        Message.status.in_(("pending", "submitting")),
+    )
+    return _ClearanceStatements(consent=consent, unsent=unsent)
+
+
+@dataclass(frozen=True, slots=True)
+class _SubmittedStatements:
+    release: Executable
+    record: Executable
+    adopt: Executable
+
+
+@cache
+def _submitted_statements() -> _SubmittedStatements:
+    """Built once with bound parameters (run with many parameter sets at once)."""
+    now = bindparam("now")
+    release = (
+        update(Message)
+        .where(
+            Message.phone == bindparam("number"),
+            Message.direction == "outbound",
+            Message.id > bindparam("after"),
+            Message.status == "pending",
+            Message.attempts == 0,
+            Message.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+    )
+    record = (
+        update(Message)
+        .where(Message.id == bindparam("message_id"))
+        .values(
+            sid=bindparam("new_sid"),
+            from_number=bindparam("sender"),
+            status=bindparam("new_status"),
+            sent_at=now,
+            next_attempt_at=None,
+            updated_at=now,
+        )
+    )
+    # Callbacks that arrived before their SID was recorded are tied to the message now.
+    owner = select(Message.id).where(Message.sid == MessageEvent.sid).scalar_subquery()
+    adopt = (
+        update(MessageEvent)
+        .where(MessageEvent.sid.in_(bindparam("sids", expanding=True)), MessageEvent.message_id.is_(None))
+        .values(message_id=owner)
+        .returning(MessageEvent.message_id, MessageEvent.status)
+    )
+    return _SubmittedStatements(release=release, record=record, adopt=adopt)
+
+
+def _by_message(events: Sequence[Any]) -> dict[int, list[str]]:
+    statuses: dict[int, list[str]] = {}
+    for message_id, status in events:
+        statuses.setdefault(message_id, []).append(status)
+    return statuses
 
 
 def _release_waiting_behind(message: Message, now: datetime) -> Update:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -12,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from prompts.renderer import TEMPLATE_DIR, TemplateSource
+from storage.batching import Coalescer
 from storage.staff_tables import PromptVersion
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,7 @@ MAX_TEMPLATE_CHARS = 20_000
 GENERATION_KEY = "prompt-versions:generation"
 # However the generation reads, cached templates are read again after this long.
 MAX_CACHE_SECONDS = 60.0
+GENERATION_BATCH = 1000  # renders one GET of the generation answers
 
 
 class PromptVersions:
@@ -94,12 +97,14 @@ class DatabaseTemplateSource(TemplateSource):
         self._edited: dict[str, str] = {}
         self._generation: str | None = None
         self._read_at = float("-inf")
+        # Renders under way together share one GET, issued after each of them asked (so none is stale).
+        self._generations = Coalescer(self._read_generation, max_batch=GENERATION_BATCH)
 
     async def get(self, name: str) -> str:
         # One Redis GET per render instead of a query: a save anywhere bumps the generation, so it still
         # takes effect on the very next render in every process.
         try:
-            generation = await self.versions.redis.get(GENERATION_KEY)
+            generation = await self._generations.submit(name)
         except RedisError:  # Redis is away: read SQL every time, as if every render followed a save
             generation = None
             self._read_at = float("-inf")
@@ -111,6 +116,10 @@ class DatabaseTemplateSource(TemplateSource):
         if name in self._edited:
             return self._edited[name]
         return await super().get(name)
+
+    async def _read_generation(self, names: Sequence[str]) -> list[str | None]:
+        generation = await self.versions.redis.get(GENERATION_KEY)
+        return [generation] * len(names)
 
     def has(self, name: str) -> bool:
         return name in self.names()

@@ -75,10 +75,16 @@ class TurnQueue:
         return jobs
 
     async def ack(self, job: TurnJob) -> None:
+        await self.ack_many([job])
+
+    async def ack_many(self, jobs: Sequence[TurnJob]) -> list[None]:
+        """Acknowledge and drop finished jobs, in one round trip; one result per job (for `Coalescer`)."""
+        ids = [job.id for job in jobs]
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xack(STREAM, GROUP, job.id)
-            pipe.xdel(STREAM, job.id)
+            pipe.xack(STREAM, GROUP, *ids)
+            pipe.xdel(STREAM, *ids)
             await pipe.execute()
+        return [None] * len(jobs)
 
     @staticmethod
     def _job(entry_id: str, fields: dict[str, str]) -> TurnJob:

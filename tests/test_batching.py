@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from assistant.batching import Coalescer
+from storage.batching import Coalescer
 
 
 class Doubler:

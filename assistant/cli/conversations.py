@@ -72,7 +72,8 @@ async def _messages_list(settings: Settings, args: argparse.Namespace) -> int:
     business = load_business(settings.business_config)
     phone = options.phone(args.phone, settings, option="--phone") if args.phone else None
     async with open_database(settings) as sessions:
-        rows = await MessageLog(sessions, clock=system_clock).listing(phone=phone, limit=args.limit)
+        log = MessageLog(sessions, clock=system_clock, consent_scope=settings.consent_scope)
+        rows = await log.listing(phone=phone, limit=args.limit)
     if args.json:
         records = [
             {
