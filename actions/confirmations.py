@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 
+from storage.batching import Coalescer
+
+TAKE_BATCH = 200  # numbers one pipeline takes pending changes for
 AFFIRMATIVES = frozenset(
     {"YES", "Y", "YEP", "YEAH", "YES PLEASE", "CONFIRM", "OK", "OKAY", "SURE", "SI", "OUI", "JA"}
 )
@@ -37,6 +40,8 @@ class PendingConfirmations:
     def __init__(self, redis: Redis, *, ttl_seconds: int) -> None:
         self._redis = redis
         self.ttl_seconds = ttl_seconds
+        # Concurrent turns take theirs together: one pipeline of GETDELs.
+        self._takes = Coalescer(self._take_many, max_batch=TAKE_BATCH)
 
     @staticmethod
     def _key(phone: str) -> str:
@@ -47,5 +52,11 @@ class PendingConfirmations:
 
     async def take(self, phone: str) -> PendingChange | None:
         """The pending change, removed atomically so two turns can't both carry it out."""
-        raw = await self._redis.getdel(self._key(phone))
+        raw = await self._takes.submit(phone)
         return PendingChange(**json.loads(raw)) if raw else None
+
+    async def _take_many(self, phones: Sequence[str]) -> list[str | None]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for phone in phones:
+                pipe.getdel(self._key(phone))
+            return list(await pipe.execute())

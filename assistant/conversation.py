@@ -139,7 +139,7 @@ class Conversation:
 
         facts = self._facts(customer, now, await self._upcoming(phone, now), talk)
         system_prompt = await self._renderer.render("system", self._prompt_values(facts))
-        earlier = await self._transcript.recent(phone)
+        earlier = await self._transcript.recent(phone, first_contact=turn.first_contact)
         chat: list[ChatMessage] = [
             {"role": "system", "content": system_prompt},
             *({"role": turn["role"], "content": turn["content"]} for turn in earlier),

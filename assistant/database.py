@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from assistant.settings import ConfigError, Settings, Unreachable
+from assistant.settings import ConfigError, NotMigrated, Settings, Unreachable
 from storage.database import create_engine, session_factory
 from storage.migrate import DatabaseUnavailable, current_revision, head_revision, known_revisions, upgrade
 
@@ -52,9 +52,9 @@ async def ready_revision(engine: AsyncEngine, settings: Settings) -> str:
     if current == head:
         return head
     if current is None:
-        raise ConfigError(f"the database at {shown_url(url)} has no tables yet: {UPGRADE}")
+        raise NotMigrated(f"the database at {shown_url(url)} has no tables yet: {UPGRADE}")
     if current in known_revisions():
-        raise ConfigError(
+        raise NotMigrated(
             f"the database at {shown_url(url)} is at revision {current} "
             f"and this version needs {head}: {UPGRADE}"
         )

@@ -30,6 +30,10 @@ class Unreachable(ConfigError):
     """A server the settings name did not answer: down for now, or a wrong address."""
 
 
+class NotMigrated(ConfigError):
+    """The database answers, but `db upgrade` has not brought it to this release's schema (yet)."""
+
+
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 

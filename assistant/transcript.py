@@ -73,8 +73,14 @@ class Transcript:
         self._window = window
         self._messages = messages
 
-    async def recent(self, phone: str) -> list[Turn]:
-        """The remembered turns with this phone, oldest first."""
+    async def recent(self, phone: str, *, first_contact: bool = False) -> list[Turn]:
+        """The remembered turns with this phone, oldest first.
+
+        `first_contact`: the record holds nothing of this number but the texts now waiting, so there is
+        nothing to remember (and nothing to read).
+        """
+        if first_contact:
+            return []
         remembered = await self._window.window(phone)
         if remembered is not None:
             return remembered

@@ -41,6 +41,12 @@ TARGETS: list[Target] = [
         "≤ 5 ms",
     ),
     (
+        "worker CPU per turn, ms, the same customers again",
+        ["turns", "cpu", "returning_worker_cpu_ms_per_turn"],
+        lambda value: value <= 5,
+        "≤ 5 ms",
+    ),
+    (
         "1,000 phones, LLM 1 s: seconds to the last reply",
         ["turns", "slow_llm", "last_reply_seconds"],
         lambda value: value <= 10,

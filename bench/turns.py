@@ -5,8 +5,9 @@
 Real product processes (`serve --no-worker` and `worker`) on PostgreSQL + Redis, talking to the Twilio and
 OpenAI emulators over loopback, as in production:
 - *cpu*: texts are waiting before the worker starts, the LLM answers at once. The worker's CPU time per
-  turn (from /proc), its turns per second, and its resident memory after the first and the last of
-  `--turns` turns, in rounds of `--phones` texts.
+  turn (from /proc) and its turns per second, for first contacts and again for the same customers (a
+  fresh worker, their history read from the record); then its resident memory after the second and the
+  last of `--turns` turns, in rounds of `--phones` texts.
 - *slow LLM*: one web and one worker process with default settings, each of `--phones` phones texts once,
   every LLM answer takes 1 s; the seconds from the first webhook to the last reply Twilio received.
 """
@@ -97,33 +98,48 @@ def emulated(
     return stack.enter_context(Fleet(env, workdir)), twilio
 
 
+def measured_round(
+    fleet: Fleet, web: ProductProcess, twilio: TwilioEmulator, per_round: int, number: int
+) -> dict:
+    """One round of texts queued before a fresh worker starts, so its CPU is the worker's alone."""
+    asyncio.run(post_texts(web.url, per_round, number))
+    worker = fleet.worker(f"worker-{number}")
+    fleet.wait_ready(worker)
+    started, cpu_before = time.monotonic(), cpu_seconds(worker.pid)
+    expected = per_round * (number + 1)
+    wait_for(lambda: len(twilio.messages) >= expected, timeout=600, what="a round", watch=[web, worker])
+    seconds, cpu = time.monotonic() - started, cpu_seconds(worker.pid) - cpu_before
+    return {"worker": worker, "cpu_ms": cpu / per_round * 1000, "per_second": per_round / seconds}
+
+
 def cpu_and_memory(workdir: Path, database_url: str, redis_url: str, turns: int, per_round: int) -> dict:
-    """The worker's CPU per turn, turns per second and memory growth, with an LLM that answers at once."""
+    """The worker's CPU per turn (first contacts, then the same customers again), turns per second and
+    memory growth, with an LLM that answers at once."""
     with ExitStack() as stack:
         fleet, twilio = emulated(stack, workdir, database_url, redis_url, llm_seconds=0, burst=0)
         web = fleet.serve("web")
         fleet.wait_ready(web)
-        rounds = max(1, turns // per_round)
-        # Round one waits in the queue before the worker starts, so it measures the worker alone.
-        asyncio.run(post_texts(web.url, per_round, 0))
-        worker = fleet.worker("worker")
-        fleet.wait_ready(worker)
-        started, cpu_before = time.monotonic(), cpu_seconds(worker.pid)
-        watch = [web, worker]
-        wait_for(lambda: len(twilio.messages) >= per_round, timeout=600, what="round 1", watch=watch)
-        seconds, cpu = time.monotonic() - started, cpu_seconds(worker.pid) - cpu_before
+        rounds = max(2, turns // per_round)
+        first = measured_round(fleet, web, twilio, per_round, 0)
+        first["worker"].stop()
+        # The same customers again: their history is read from the record and remembered.
+        again = measured_round(fleet, web, twilio, per_round, 1)
+        worker = again["worker"]
         memory = [rss_mb(worker.pid)]
-        for number in range(1, rounds):
+        for number in range(2, rounds):
             asyncio.run(post_texts(web.url, per_round, number))
             expected = per_round * (number + 1)
+            watch = [web, worker]
             wait_for(lambda n=expected: len(twilio.messages) >= n, timeout=600, what="a round", watch=watch)
         memory.append(rss_mb(worker.pid))
         if len(twilio.messages) != per_round * rounds:
             raise RuntimeError(f"Twilio got {len(twilio.messages)} texts for {per_round * rounds} turns")
     return {
         "turns_measured": per_round,
-        "worker_cpu_ms_per_turn": round(cpu / per_round * 1000, 2),
-        "turns_per_second": round(per_round / seconds, 1),
+        "worker_cpu_ms_per_turn": round(first["cpu_ms"], 2),
+        "turns_per_second": round(first["per_second"], 1),
+        "returning_worker_cpu_ms_per_turn": round(again["cpu_ms"], 2),
+        "returning_turns_per_second": round(again["per_second"], 1),
         "turns_total": per_round * rounds,
         "worker_rss_mb_first_round": round(memory[0], 1),
         "worker_rss_mb_last_round": round(memory[-1], 1),

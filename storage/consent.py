@@ -29,6 +29,7 @@ from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from assistant.clock import Clock
+from storage.batching import Coalescer
 from storage.locks import hold_write_lock
 from storage.tables import Consent, ConsentEvent
 
@@ -55,6 +56,7 @@ HISTORY_COLUMNS = (
     "at",
 )
 CACHE_TTL_SECONDS = 86_400
+CACHE_BATCH = 200  # states one pipeline caches
 # Any constant will do, as long as every process appending to this database uses the same one.
 LEDGER_LOCK_KEY = 0x534D5343_4F4E5345  # "SMSCONSE"
 # Spreadsheets run cells starting with these as formulas; customers' texts must stay plain data.
@@ -136,6 +138,8 @@ class ConsentBook:
         # Keeps this process's appends queued here rather than each holding a pooled connection while
         # it waits for the database lock, which is what serialises appends across processes.
         self._lock = asyncio.Lock()
+        # States read with concurrent turns are cached together: one pipeline of SET NX.
+        self._remembered = Coalescer(self._remember_many, max_batch=CACHE_BATCH)
 
     def _key(self, phone: str) -> str:
         return f"consent:{self._scope}:{phone}"
@@ -255,10 +259,17 @@ class ConsentBook:
     async def remember(self, phone: str, state: str) -> None:
         """Cache a state just read from SQL, for the webhook's quick checks (and the fallback's)."""
         try:
-            # NX: a concurrent `record` may have cached a newer state since our read; never overwrite it.
-            await self._redis.set(self._key(phone), state, ex=CACHE_TTL_SECONDS, nx=True)
+            await self._remembered.submit((phone, state))
         except RedisError as exc:
             log.warning("consent cache not filled: %s", exc)
+
+    async def _remember_many(self, states: Sequence[tuple[str, str]]) -> list[None]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for phone, state in states:
+                # NX: a concurrent `record` may have cached a newer state since our read; never overwrite it.
+                pipe.set(self._key(phone), state, ex=CACHE_TTL_SECONDS, nx=True)
+            await pipe.execute()
+        return [None] * len(states)
 
     async def _state_from_sql(self, phone: str) -> str:
         async with self._sessions() as session:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Select, bindparam, func, insert, select, update
+from sqlalchemy import Executable, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -102,10 +102,11 @@ class PendingTurn:
     texted_before: bool  # whether any text ever went to this number (the first carries the disclosure)
     held_by_staff: bool  # a takeover holds the number: the texts wait for staff, the bot says nothing
     consent: str  # the number's recorded state toward this sender, as the read found it
+    first_contact: bool  # the record holds nothing of this number but these texts: no history to read
 
 
 @cache
-def _pending_statement(scope: str) -> Select[tuple[Message, Customer, bool, bool, str | None]]:
+def _pending_statement(scope: str) -> Select[tuple[Message, Customer, bool, bool, str | None, bool]]:
     """Pending texts of the phones asked for, each row with what its turn needs to know of the phone.
 
     Built once, with bound parameters, so SQLAlchemy compiles it once: it runs for every turn.
@@ -115,6 +116,10 @@ def _pending_statement(scope: str) -> Select[tuple[Message, Customer, bool, bool
         sent.phone == Message.phone, sent.direction == "outbound", sent.sid.is_not(None)
     )
     held = select(Takeover.id).where(Takeover.phone == Message.phone, active_at(bindparam("now")))
+    other = aliased(Message)
+    anything_else = select(other.id).where(
+        other.phone == Message.phone, or_(other.direction == "outbound", other.turn_state != "pending")
+    )
     return (
         select(
             Message,
@@ -122,6 +127,7 @@ def _pending_statement(scope: str) -> Select[tuple[Message, Customer, bool, bool
             texted.exists().label("texted"),
             held.exists().label("held"),
             state_of(Message.phone, scope).scalar_subquery().label("consent"),
+            (~anything_else.exists()).label("first_contact"),
         )
         .outerjoin(Customer, Customer.id == Message.customer_id)
         .where(Message.phone.in_(bindparam("phones", expanding=True)), Message.turn_state == "pending")
@@ -298,11 +304,17 @@ class MessageLog:
             rows = await session.execute(
                 _pending_statement(self._consent_scope), {"phones": list(set(phones)), "now": self._clock()}
             )
-            for message, customer, texted, held, consent in rows:
+            for message, customer, texted, held, consent, first_contact in rows:
                 turn = found.get(message.phone)
                 if turn is None:
                     found[message.phone] = turn = PendingTurn(
-                        message.phone, [], customer, bool(texted), bool(held), consent or OPTED_IN
+                        message.phone,
+                        [],
+                        customer,
+                        texted_before=bool(texted),
+                        held_by_staff=bool(held),
+                        consent=consent or OPTED_IN,
+                        first_contact=bool(first_contact),
                     )
                 turn.messages.append(message)
         return [found.get(phone) for phone in phones]

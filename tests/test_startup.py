@@ -261,6 +261,34 @@ def test_a_worker_started_before_its_database_waits_for_it(tmp_path: Path, redis
         database.close()
 
 
+@needs_redis
+@pytest.mark.skipif(not servers.postgres_available(), reason="needs the PostgreSQL server binaries")
+def test_a_worker_started_beside_the_migration_waits_for_it(tmp_path: Path, redis_db: str) -> None:
+    database = servers.PostgresServer()
+    database.start()
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "worker"],
+        cwd=tmp_path,
+        env=environment(DATABASE_URL=database.url, REDIS_URL=redis_db, LOG_LEVEL="INFO"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_line(tmp_path / "worker.log", "has no tables yet")
+        assert worker.poll() is None, "the worker gave up instead of waiting for `db upgrade`"
+        migrated = sms_assistant("db", "upgrade", cwd=tmp_path, DATABASE_URL=database.url)
+        assert migrated.returncode == 0, migrated.stderr
+        wait_for_line(tmp_path / "worker.log", "started")
+        assert worker.poll() is None
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        log.close()
+        database.close()
+
+
 def wait_for_line(path: Path, text: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while text not in path.read_text():

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 
@@ -29,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from actions.booking_backend import Booking, BookingRefused, BookingRequest
 from assistant.business import Business, Service
 from assistant.clock import Clock
+from storage.batching import Coalescer
 from storage.locks import hold_write_lock
 from storage.tables import Appointment
 
@@ -42,6 +45,16 @@ MAX_ROW_ID = 2**31 - 1  # the id column is a 32-bit integer on PostgreSQL
 BOOKING_LOCK_KEY = 0x534D5342_4F4F4B53  # "SMSBOOKS"
 NOT_FOUND = "I couldn't find that appointment."
 SUGGESTS = frozenset({"in_past", "closed", "full"})
+UPCOMING_BATCH = 100  # customers whose appointments one query lists
+
+
+@dataclass(frozen=True, slots=True)
+class Upcoming:
+    """One ask for a customer's next appointments."""
+
+    phone: str
+    now: datetime
+    limit: int
 
 
 def _day(day: date) -> str:
@@ -79,6 +92,8 @@ class SqlBookingStore:
         # Queues this process's writers here instead of each holding a pooled connection while it
         # waits for the database lock, which is what serialises writers across processes.
         self._lock = asyncio.Lock()
+        # Turns starting together list their customers' appointments in one query.
+        self._upcoming = Coalescer(self._upcoming_many, max_batch=UPCOMING_BATCH)
 
     async def book(self, request: BookingRequest) -> Booking:
         """Book, or raise BookingRefused; a repeated idempotency key returns the first booking."""
@@ -158,14 +173,26 @@ class SqlBookingStore:
 
     async def upcoming(self, *, phone: str, now: datetime, limit: int = 5) -> list[Booking]:
         """This customer's booked appointments starting after `now`, soonest first."""
+        return await self._upcoming.submit(Upcoming(phone, now, limit))
+
+    async def _upcoming_many(self, asks: Sequence[Upcoming]) -> list[list[Booking]]:
+        """`upcoming` for concurrent turns in one read: every booked start after the earliest `now`."""
         query = (
             select(Appointment)
-            .where(Appointment.phone == phone, Appointment.status == BOOKED, Appointment.start_at > now)
+            .where(
+                Appointment.phone.in_({ask.phone for ask in asks}),
+                Appointment.status == BOOKED,
+                Appointment.start_at > min(ask.now for ask in asks),
+            )
             .order_by(Appointment.start_at, Appointment.id)
-            .limit(limit)
         )
         async with self._sessions() as session:
-            return [self._booking(row) for row in await session.scalars(query)]
+            rows = list(await session.scalars(query))
+        answers = []
+        for ask in asks:
+            theirs = [row for row in rows if row.phone == ask.phone and row.start_at > ask.now]
+            answers.append([self._booking(row) for row in theirs[: ask.limit]])
+        return answers
 
     async def listing(self, *, phone: str | None = None) -> list[Booking]:
         """Every appointment, or one customer's, by start time."""

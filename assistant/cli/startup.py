@@ -13,7 +13,7 @@ from assistant import __version__
 from assistant.business import Business, load_business
 from assistant.database import ready_revision, shown_url
 from assistant.logs import mask_phone
-from assistant.settings import Settings, Unreachable
+from assistant.settings import NotMigrated, Settings, Unreachable
 from storage.database import create_engine, session_factory
 from storage.redis import connect_redis
 from storage.staff import StaffAccounts
@@ -57,13 +57,14 @@ async def preflight(settings: Settings) -> Preflight:
 
 
 async def preflight_waiting(settings: Settings, *, most_seconds: float = 10.0) -> Preflight:
-    """The preflight, waiting for the database and Redis while they don't answer (a worker started before
-    them, or during an outage); any other problem still stops at once."""
+    """The preflight, waiting for the database and Redis while they don't answer, and for the database's
+    migration (a worker started before them, during an outage, or beside the deploy's `db upgrade`); any
+    other problem still stops at once."""
     pause = 1.0
     while True:
         try:
             return await preflight(settings)
-        except Unreachable as exc:
+        except (Unreachable, NotMigrated) as exc:
             print(f"sms-assistant: {exc}; trying again in {pause:.0f} s", file=sys.stderr, flush=True)
             await asyncio.sleep(pause)
             pause = min(pause * 2, most_seconds)

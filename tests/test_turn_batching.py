@@ -1,0 +1,104 @@
+"""Turns running together share their round trips, and each customer still gets only their own answer."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import event
+
+from actions.booking_backend import BookingRequest
+from assistant.llm.facts import TurnFacts
+from assistant.llm.port import ChatMessage
+from assistant.runtime import build_services, open_clients
+from assistant.sms.sandbox import SandboxOutbox
+from storage.messages import InboundText
+from tests.support.clock import ManualClock
+
+CUSTOMERS = 40
+BUSINESS_NUMBER = "+15005550006"
+
+
+def phone(index: int) -> str:
+    return f"+1415{index:07d}"
+
+
+class Receptionist:
+    """A model that answers at once and notes what each turn told it."""
+
+    name = "receptionist"
+
+    def __init__(self) -> None:
+        self.asked: dict[str, tuple[list[ChatMessage], TurnFacts | None]] = {}
+
+    async def complete(self, messages: list[ChatMessage], facts: TurnFacts | None = None) -> str:
+        said = messages[-1]["content"]
+        self.asked[said] = (messages, facts)
+        return f"Thanks for '{said}'."
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_customers_texting_together_are_answered_in_shared_round_trips(
+    make_settings: Callable[..., Any], clock: ManualClock
+) -> None:
+    model = Receptionist()
+    async with open_clients(make_settings(), clock=clock) as clients:
+        runtime = build_services(dataclasses.replace(clients, llm=model))
+        assert isinstance(runtime.gateway, SandboxOutbox)
+        # Every third customer has an appointment; the model must see each customer's own, and only it.
+        booked = {}
+        for index in range(0, CUSTOMERS, 3):
+            day = (clock() + timedelta(days=1 + index)).astimezone(runtime.business.zone).date()
+            while runtime.business.hours_on(day) is None:
+                day += timedelta(days=1)
+            start = datetime.combine(day, time(10), tzinfo=runtime.business.zone)
+            booked[phone(index)] = await runtime.bookings.book(
+                BookingRequest(phone=phone(index), service="Yoga", start=start)
+            )
+        for index in range(CUSTOMERS):
+            text = InboundText(f"SM{index:032d}", phone(index), BUSINESS_NUMBER, f"hello from {index}", [])
+            await runtime.inbound.accept(text)
+
+        checkouts: list[object] = []  # each is a transaction (or a read) on its own connection
+        event.listen(runtime.engine.sync_engine.pool, "checkout", lambda *args: checkouts.append(args[0]))
+        worker = runtime.worker()
+        await asyncio.gather(*(worker.answer_phone(phone(index)) for index in range(CUSTOMERS)))
+
+        for index in range(CUSTOMERS):
+            replies = runtime.gateway.sent_to(phone(index))
+            assert len(replies) == 1 and replies[0].body.startswith(f"Thanks for 'hello from {index}'.")
+            _, facts = model.asked[f"hello from {index}"]
+            assert facts is not None
+            expected = [booked[phone(index)].id] if phone(index) in booked else []
+            assert [appointment.id for appointment in facts.appointments] == expected
+        # One at a time a turn takes nine connections for its reads and writes; together they share them.
+        assert len(checkouts) < CUSTOMERS / 2, f"{len(checkouts)} connections taken for {CUSTOMERS} turns"
+        assert await runtime.messages.pending_phones() == []
+
+
+async def test_a_returning_customer_is_shown_their_history_when_others_are_new(
+    make_settings: Callable[..., Any], clock: ManualClock
+) -> None:
+    model = Receptionist()
+    async with open_clients(make_settings(), clock=clock) as clients:
+        runtime = build_services(dataclasses.replace(clients, llm=model))
+        worker = runtime.worker()
+        await runtime.inbound.accept(InboundText("SM-first", phone(0), BUSINESS_NUMBER, "first visit", []))
+        await worker.answer_phone(phone(0))
+        await runtime.transcript.forget(phone(0))  # the window expired: the record is what remains
+        for index in range(3):
+            body = "back again" if index == 0 else f"new here {index}"
+            await runtime.inbound.accept(InboundText(f"SM-{index}", phone(index), BUSINESS_NUMBER, body, []))
+        await asyncio.gather(*(worker.answer_phone(phone(index)) for index in range(3)))
+
+    history, _ = model.asked["back again"]
+    assert [turn["content"] for turn in history[1:-1]][:1] == ["first visit"]
+    assert history[2]["role"] == "assistant" and "first visit" in history[2]["content"]
+    for index in (1, 2):
+        newcomer, _ = model.asked[f"new here {index}"]
+        assert [turn["role"] for turn in newcomer] == ["system", "user"]  # nothing remembered: they are new
