@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -237,16 +238,7 @@ def test_a_misspelt_setting_gets_a_warning_naming_the_real_one(tmp_path: Path) -
 @pytest.mark.skipif(not servers.postgres_available(), reason="needs the PostgreSQL server binaries")
 def test_a_worker_started_before_its_database_waits_for_it(tmp_path: Path, redis_db: str) -> None:
     database = servers.PostgresServer()
-    log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "worker"],
-        cwd=tmp_path,
-        env=environment(DATABASE_URL=database.url, REDIS_URL=redis_db, LOG_LEVEL="INFO"),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with contextlib.closing(database), running_worker(tmp_path, database.url, redis_db) as worker:
         wait_for_line(tmp_path / "worker.log", "cannot reach the database")
         assert worker.poll() is None, "the worker gave up instead of waiting"
         database.start()
@@ -254,11 +246,6 @@ def test_a_worker_started_before_its_database_waits_for_it(tmp_path: Path, redis
         assert migrated.returncode == 0, migrated.stderr
         wait_for_line(tmp_path / "worker.log", "started")
         assert worker.poll() is None
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-        log.close()
-        database.close()
 
 
 @needs_redis
@@ -266,27 +253,32 @@ def test_a_worker_started_before_its_database_waits_for_it(tmp_path: Path, redis
 def test_a_worker_started_beside_the_migration_waits_for_it(tmp_path: Path, redis_db: str) -> None:
     database = servers.PostgresServer()
     database.start()
-    log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "worker"],
-        cwd=tmp_path,
-        env=environment(DATABASE_URL=database.url, REDIS_URL=redis_db, LOG_LEVEL="INFO"),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with contextlib.closing(database), running_worker(tmp_path, database.url, redis_db) as worker:
         wait_for_line(tmp_path / "worker.log", "has no tables yet")
         assert worker.poll() is None, "the worker gave up instead of waiting for `db upgrade`"
         migrated = sms_assistant("db", "upgrade", cwd=tmp_path, DATABASE_URL=database.url)
         assert migrated.returncode == 0, migrated.stderr
         wait_for_line(tmp_path / "worker.log", "started")
         assert worker.poll() is None
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-        log.close()
-        database.close()
+
+
+@contextlib.contextmanager
+def running_worker(tmp_path: Path, database_url: str, redis_url: str) -> Iterator[subprocess.Popen[str]]:
+    """`sms-assistant worker` logging to tmp_path/worker.log, stopped after the block."""
+    with (tmp_path / "worker.log").open("w") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "worker"],
+            cwd=tmp_path,
+            env=environment(DATABASE_URL=database_url, REDIS_URL=redis_url, LOG_LEVEL="INFO"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            yield worker
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
 
 
 def wait_for_line(path: Path, text: str, timeout: float = 60.0) -> None:
