@@ -248,20 +248,6 @@ def test_a_worker_started_before_its_database_waits_for_it(tmp_path: Path, redis
         assert worker.poll() is None
 
 
-@needs_redis
-@pytest.mark.skipif(not servers.postgres_available(), reason="needs the PostgreSQL server binaries")
-def test_a_worker_started_beside_the_migration_waits_for_it(tmp_path: Path, redis_db: str) -> None:
-    database = servers.PostgresServer()
-    database.start()
-    with contextlib.closing(database), running_worker(tmp_path, database.url, redis_db) as worker:
-        wait_for_line(tmp_path / "worker.log", "has no tables yet")
-        assert worker.poll() is None, "the worker gave up instead of waiting for `db upgrade`"
-        migrated = sms_assistant("db", "upgrade", cwd=tmp_path, DATABASE_URL=database.url)
-        assert migrated.returncode == 0, migrated.stderr
-        wait_for_line(tmp_path / "worker.log", "started")
-        assert worker.poll() is None
-
-
 @contextlib.contextmanager
 def running_worker(tmp_path: Path, database_url: str, redis_url: str) -> Iterator[subprocess.Popen[str]]:
     """`sms-assistant worker` logging to tmp_path/worker.log, stopped after the block."""

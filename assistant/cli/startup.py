@@ -13,7 +13,7 @@ from assistant import __version__
 from assistant.business import Business, load_business
 from assistant.database import ready_revision, shown_url
 from assistant.logs import mask_phone
-from assistant.settings import NotMigrated, Settings, Unreachable
+from assistant.settings import ConfigError, NotMigrated, Settings, Unreachable
 from storage.database import create_engine, session_factory
 from storage.redis import connect_redis
 from storage.staff import StaffAccounts
@@ -57,17 +57,26 @@ async def preflight(settings: Settings) -> Preflight:
 
 
 async def preflight_waiting(settings: Settings, *, most_seconds: float = 10.0) -> Preflight:
-    """The preflight, waiting for the database and Redis while they don't answer, and for the database's
-    migration (a worker started before them, during an outage, or beside the deploy's `db upgrade`); any
-    other problem still stops at once."""
-    pause = 1.0
+    """The preflight, waiting for the database and Redis while they don't answer (a worker started before
+    them, or during an outage); any other problem still stops at once.
+
+    A database found unmigrated is refused at once, unless it was unreachable first: then it is still
+    coming up, and its `db upgrade` is on the way.
+    """
+    pause, waited = 1.0, False
+    problem: ConfigError
     while True:
         try:
             return await preflight(settings)
-        except (Unreachable, NotMigrated) as exc:
-            print(f"sms-assistant: {exc}; trying again in {pause:.0f} s", file=sys.stderr, flush=True)
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, most_seconds)
+        except NotMigrated as exc:
+            if not waited:
+                raise
+            problem = exc
+        except Unreachable as exc:
+            waited, problem = True, exc
+        print(f"sms-assistant: {problem}; trying again in {pause:.0f} s", file=sys.stderr, flush=True)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, most_seconds)
 
 
 def shown_redis_url(url: str) -> str:
