@@ -232,7 +232,7 @@ class Sender:
             return await self._not_sent(message, exc if exc.maybe_sent else _unsure(exc))
         if found is not None:
             log.info("the gateway had a text to %s already: %s", mask_phone(message.to_number), found.sid)
-            await self._outbox.submitted(message, sid=found.sid, status=found.status, sender=found.sender)
+            await self._submitted.submit(Submitted(message, found.sid, found.status, found.sender))
             return Delivery("sent", sid=found.sid)
         return await self._hand_over(message)
 

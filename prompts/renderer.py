@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
@@ -101,14 +102,14 @@ class TemplateSource:
     async def get(self, name: str) -> str:
         path = self._directory / f"{name}.j2"
         try:
-            modified = os.stat(path).st_mtime_ns  # one system call per render; an edited file is read again
+            found = os.stat(path)  # one system call per render; an edited file is read again
         except OSError:
-            raise PromptError(f"no template named {name!r}") from None
+            found = None
+        if found is None or not S_ISREG(found.st_mode):
+            raise PromptError(f"no template named {name!r}")
         known = self._files.get(name)
-        if known is None or known[0] != modified:
-            if not path.is_file():
-                raise PromptError(f"no template named {name!r}")
-            known = self._files[name] = (modified, path.read_text(encoding="utf-8"))
+        if known is None or known[0] != found.st_mtime_ns:
+            known = self._files[name] = (found.st_mtime_ns, path.read_text(encoding="utf-8"))
         return known[1]
 
     async def shipped(self, name: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Literal, TypedDict
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from storage.batching import Coalescer
 
@@ -54,11 +55,7 @@ class ConversationHistory:
     async def _extend_many(self, additions: Sequence[tuple[str, Sequence[Turn]]]) -> list[None]:
         async with self._redis.pipeline(transaction=True) as pipe:
             for phone, turns in additions:
-                key = self._key(phone)
-                # RPUSHX appends only to a list that exists: a window missing its start is never begun.
-                pipe.rpushx(key, *(json.dumps(turn) for turn in turns))
-                pipe.ltrim(key, -self.size, -1)
-                pipe.expire(key, self._ttl)
+                self._push(pipe, phone, turns, only_if_remembered=True)
             await pipe.execute()
         return [None] * len(additions)
 
@@ -69,9 +66,14 @@ class ConversationHistory:
         """Start a window with these turns (rebuilt from the record)."""
         if not turns:
             return
-        key = self._key(phone)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, *(json.dumps(turn) for turn in turns))
-            pipe.ltrim(key, -self.size, -1)
-            pipe.expire(key, self._ttl)
+            self._push(pipe, phone, turns, only_if_remembered=False)
             await pipe.execute()
+
+    def _push(self, pipe: Pipeline, phone: str, turns: Sequence[Turn], *, only_if_remembered: bool) -> None:
+        """Queue the turns' append on `pipe`, keeping the window to its size and its expiry."""
+        key = self._key(phone)
+        # RPUSHX appends only to a list that exists: a window missing its start is never begun.
+        (pipe.rpushx if only_if_remembered else pipe.rpush)(key, *(json.dumps(turn) for turn in turns))
+        pipe.ltrim(key, -self.size, -1)
+        pipe.expire(key, self._ttl)

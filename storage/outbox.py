@@ -91,10 +91,6 @@ class Outbox:
             message.updated_at, message.next_attempt_at = now, None
         return result.rowcount == 1
 
-    async def clearance(self, message: Message) -> Clearance:
-        """Whether a claimed text may go now; see `clearances`."""
-        return (await self.clearances([message]))[0]
-
     async def clearances(self, messages: Sequence[Message]) -> list[Clearance]:
         """The recipients' consent and earlier texts to them still unsent: two reads for the lot, before
         sending.
@@ -117,10 +113,6 @@ class Outbox:
         behind = max([*retries, *checks], default=None)
         return Clearance(opted_out=states.get(message.to_number) == OPTED_OUT, behind=behind)
 
-    async def submitted(self, message: Message, *, sid: str, status: str, sender: str) -> None:
-        """Record the gateway's SID and status; see `record_submitted`."""
-        await self.record_submitted([Submitted(message, sid, status, sender)])
-
     async def record_submitted(self, sends: Sequence[Submitted]) -> list[None]:
         """Record the gateway's SIDs and statuses, and take in any callbacks that beat a SID here.
 
@@ -129,13 +121,13 @@ class Outbox:
         now = self._clock()
         by_id = {send.message.id: send for send in sends}
         statements = _submitted_statements()
-        released = [{"number": s.message.phone, "after": s.message.id, "now": now} for s in by_id.values()]
         recorded = [
             {"message_id": id, "new_sid": s.sid, "new_status": s.status, "sender": s.sender, "now": now}
             for id, s in by_id.items()
         ]
+        released = [_released(send.message, now) for send in by_id.values()]
         async with self._engine.begin() as connection:
-            await connection.execute(statements.release, released)
+            await connection.execute(_release_waiting_behind(), released)
             await connection.execute(statements.record, recorded)
             early = (await connection.execute(statements.adopt, {"sids": [s.sid for s in sends]})).all()
             for message_id, statuses in _by_message(early).items():
@@ -197,7 +189,7 @@ class Outbox:
         now = self._clock()
         merged = {**message.details, **details}
         async with self._engine.begin() as connection:
-            await connection.execute(_release_waiting_behind(message, now))
+            await connection.execute(_release_waiting_behind(), _released(message, now))
             await connection.execute(
                 update(Message)
                 .where(Message.id == message.id)
@@ -335,7 +327,6 @@ def _clearance_statements(scope: str) -> _ClearanceStatements:
 
 @dataclass(frozen=True, slots=True)
 class _SubmittedStatements:
-    release: Executable
     record: Executable
     adopt: Executable
 
@@ -344,18 +335,6 @@ class _SubmittedStatements:
 def _submitted_statements() -> _SubmittedStatements:
     """Built once with bound parameters (run with many parameter sets at once)."""
     now = bindparam("now")
-    release = (
-        update(Message)
-        .where(
-            Message.phone == bindparam("number"),
-            Message.direction == "outbound",
-            Message.id > bindparam("after"),
-            Message.status == "pending",
-            Message.attempts == 0,
-            Message.next_attempt_at > now,
-        )
-        .values(next_attempt_at=now)
-    )
     record = (
         update(Message)
         .where(Message.id == bindparam("message_id"))
@@ -376,7 +355,7 @@ def _submitted_statements() -> _SubmittedStatements:
         .values(message_id=owner)
         .returning(MessageEvent.message_id, MessageEvent.status)
     )
-    return _SubmittedStatements(release=release, record=record, adopt=adopt)
+    return _SubmittedStatements(record=record, adopt=adopt)
 
 
 def _by_message(events: Sequence[Any]) -> dict[int, list[str]]:
@@ -386,20 +365,27 @@ def _by_message(events: Sequence[Any]) -> dict[int, list[str]]:
     return statuses
 
 
-def _release_waiting_behind(message: Message, now: datetime) -> Update:
+@cache
+def _release_waiting_behind() -> Update:
     """Later texts to the number that waited only for this one may go at the next outbox pass.
 
-    Those with tries of their own keep their backoff (they still go after this one).
+    Those with tries of their own keep their backoff (they still go after this one). Run with
+    `_released` parameters, one set per text that went.
     """
+    now = bindparam("now")
     return (
         update(Message)
         .where(
-            Message.phone == message.phone,
+            Message.phone == bindparam("number"),
             Message.direction == "outbound",
-            Message.id > message.id,
+            Message.id > bindparam("after"),
             Message.status == "pending",
             Message.attempts == 0,
             Message.next_attempt_at > now,
         )
         .values(next_attempt_at=now)
     )
+
+
+def _released(message: Message, now: datetime) -> dict[str, Any]:
+    return {"number": message.phone, "after": message.id, "now": now}
