@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -43,27 +43,40 @@ def shared_redis() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def fleet_env(
+    database_url: str,
+    shared_redis: str,
+    twilio_server: tuple[TwilioEmulator, str],
+    openai_server: tuple[OpenAIEmulator, str],
+) -> Callable[..., dict[str, str]]:
+    """The product processes' environment on this test's database, Redis and emulators; extras override."""
+
+    def build(**extra: str) -> dict[str, str]:
+        return product_env(
+            database_url=database_url,
+            redis_url=shared_redis,
+            twilio_base_url=twilio_server[1],
+            openai_base_url=openai_server[1],
+            burst_window_seconds=0,
+            turn_lease_seconds=LEASE,
+            **extra,
+        )
+
+    return build
+
+
 def test_worker_killed_mid_turn_answers_exactly_once(
     tmp_path: Path,
-    database_url: str,
+    fleet_env: Callable[..., dict[str, str]],
     shared_redis: str,
     twilio: TwilioEmulator,
     llm: OpenAIEmulator,
-    twilio_server: tuple[TwilioEmulator, str],
-    openai_server: tuple[OpenAIEmulator, str],
 ) -> None:
     """SIGKILL the worker while the LLM is thinking: a new worker answers, and the customer gets one text."""
     llm.reply_with(REPLY)
     llm.holds.close()  # the LLM thinks until the test lets it answer
-    env = product_env(
-        database_url=database_url,
-        redis_url=shared_redis,
-        twilio_base_url=twilio_server[1],
-        openai_base_url=openai_server[1],
-        burst_window_seconds=0,
-        turn_lease_seconds=LEASE,
-    )
-    with Fleet(env, tmp_path) as fleet:
+    with Fleet(fleet_env(), tmp_path) as fleet:
         fleet.cli("db", "upgrade")
         server = fleet.serve("serve")
         doomed = fleet.worker("worker-1")
@@ -113,22 +126,10 @@ def test_two_servers_two_workers_answer_200_texts_in_order(tmp_path: Path, share
 
 
 def test_forty_parallel_sign_in_guesses_across_two_processes_get_five_evaluated(
-    tmp_path: Path,
-    database_url: str,
-    shared_redis: str,
-    twilio_server: tuple[TwilioEmulator, str],
-    openai_server: tuple[OpenAIEmulator, str],
+    tmp_path: Path, fleet_env: Callable[..., dict[str, str]]
 ) -> None:
-    env = product_env(
-        database_url=database_url,
-        redis_url=shared_redis,
-        twilio_base_url=twilio_server[1],
-        openai_base_url=openai_server[1],
-        burst_window_seconds=0,
-        turn_lease_seconds=LEASE,
-        PUBLIC_BASE_URL="http://127.0.0.1",  # plain http, so the test's browser keeps the console cookies
-    )
-    with Fleet(env, tmp_path) as fleet:
+    # Plain http, so the test's browser keeps the console cookies.
+    with Fleet(fleet_env(PUBLIC_BASE_URL="http://127.0.0.1"), tmp_path) as fleet:
         fleet.cli("db", "upgrade")
         fleet.cli("staff", "add", USERNAME, "--password-stdin", stdin=PASSWORD + "\n")
         servers = [fleet.serve("web-1"), fleet.serve("web-2")]

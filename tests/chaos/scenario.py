@@ -19,13 +19,12 @@ from typing import Any
 
 import httpx
 
-from storage.database import create_engine, session_factory
 from storage.tables import Message
 from tests.emulators.openai import OpenAIEmulator
 from tests.emulators.server import serve_in_thread
 from tests.emulators.twilio import TwilioEmulator
 from tests.support.processes import SMS_WEBHOOK, Fleet, ProductProcess, product_env, signed_sms
-from tests.support.scale import echo_last_user_message, phone_number, wait_for_answers, with_jitter
+from tests.support.scale import echo_last_user_message, phone_number, text_and_wait, with_jitter
 from tests.support.servers import PostgresServer, RedisServer
 
 FALLBACK_WEBHOOK = "/webhooks/twilio/fallback"
@@ -284,20 +283,11 @@ async def _drive(
                     await deliver(client, token, phone, sid, (first + k) % 2)
             await asyncio.sleep(rng.uniform(0.5, 1.5) * gap)
 
-    engine = create_engine(database_url)
-    sessions = session_factory(engine)
-    try:
-        started = time.monotonic()
-        # A new connection per request, like Twilio's: reusing one as the server closes it is not our fault.
-        fresh = httpx.Limits(max_keepalive_connections=0)
-        async with httpx.AsyncClient(timeout=30.0, limits=fresh) as client:
-            await asyncio.gather(*(one_phone(client, index) for index in range(run.phones)))
-
-        run.inbound, run.outbound, run.seconds = await wait_for_answers(
-            sessions, run.texts, started=started, timeout=timeout
-        )
-    finally:
-        await engine.dispose()
+    # A new connection per request, like Twilio's: reusing one as the server closes it is not our fault.
+    client = httpx.AsyncClient(timeout=30.0, limits=httpx.Limits(max_keepalive_connections=0))
+    run.inbound, run.outbound, run.seconds = await text_and_wait(
+        database_url, run.phones, run.texts, one_phone, client=client, timeout=timeout
+    )
 
 
 def run_chaos(

@@ -189,16 +189,28 @@ async def _drive(run: ScaleRun, servers: list[str], database_url: str, timeout: 
             run.webhook_latencies.append(time.perf_counter() - started)
             run.webhook_statuses.append(response.status_code)
 
+    client = httpx.AsyncClient(timeout=10.0)
+    run.inbound, run.outbound, run.seconds = await text_and_wait(
+        database_url, run.phones, run.texts, one_phone, client=client, timeout=timeout
+    )
+
+
+async def text_and_wait(
+    database_url: str,
+    phones: int,
+    texts: int,
+    one_phone: Callable[[httpx.AsyncClient, int], Awaitable[None]],
+    *,
+    client: httpx.AsyncClient,
+    timeout: float,
+) -> tuple[list[Message], list[Message], float]:
+    """Every phone's `one_phone` at once on `client` (closed after), then `wait_for_answers` for `texts`."""
     engine = create_engine(database_url)
-    sessions = session_factory(engine)
     try:
         started = time.monotonic()
-        async with httpx.AsyncClient(timeout=10.0) as client:
-            await asyncio.gather(*(one_phone(client, index) for index in range(run.phones)))
-
-        run.inbound, run.outbound, run.seconds = await wait_for_answers(
-            sessions, run.texts, started=started, timeout=timeout
-        )
+        async with client:
+            await asyncio.gather(*(one_phone(client, index) for index in range(phones)))
+        return await wait_for_answers(session_factory(engine), texts, started=started, timeout=timeout)
     finally:
         await engine.dispose()
 
