@@ -13,6 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 DEFAULT_POOL_SIZE = 20
 
 
+# PostgreSQL's "operator intervention" codes: shut down by an admin or a crash, or starting up or shutting
+# down and not taking connections ("cannot connect now").
+SERVER_GOING_AWAY = frozenset({"57P01", "57P02", "57P03"})
+
+
 def create_engine(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> AsyncEngine:
     """An async engine; for SQLite also the data folder, WAL and a busy timeout so workers can share it."""
     url = make_url(database_url)
@@ -44,13 +49,20 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def _disconnect_is_operational(context: ExceptionContext) -> OperationalError | None:
-    """A connection dropped mid-statement is the server going away, so say so with the type that means it.
+    """A connection dropped mid-statement, or refused while the server starts or stops, is the server going
+    away, so say so with the type that means it.
 
-    asyncpg reports it as a bare DBAPIError; callers that wait out outages catch OperationalError.
+    asyncpg reports both as a bare DBAPIError; callers that wait out outages catch OperationalError.
     """
     error = context.sqlalchemy_exception
-    if not context.is_disconnect or error is None or isinstance(error, OperationalError | InterfaceError):
+    if error is None or isinstance(error, OperationalError | InterfaceError):
+        return None
+    refused = getattr(context.original_exception, "sqlstate", None) in SERVER_GOING_AWAY
+    if not (context.is_disconnect or refused):
         return None
     return OperationalError(
-        context.statement, context.parameters, context.original_exception, connection_invalidated=True
+        context.statement,
+        context.parameters,
+        context.original_exception,
+        connection_invalidated=context.is_disconnect,
     )

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import asyncpg
 import pytest
+from sqlalchemy import make_url
 
+from assistant.errors import OUTAGES
+from storage.database import create_engine
 from tests.conftest import BUSINESS_NUMBER
-from tests.support import backends
+from tests.support import backends, servers
 from tests.support.outage import Gate
 from tests.support.waiting import eventually
 
@@ -133,3 +138,31 @@ async def test_a_text_parked_in_an_outage_stays_before_the_next_one_from_that_nu
         history = await app.runtime.messages.recent(CUSTOMER, limit=10)
     inbound = [message.body for message in history if message.direction == "inbound"]
     assert inbound == ["first", "second"]
+
+
+@pytest.mark.skipif(not servers.postgres_available(), reason="needs the PostgreSQL server binaries")
+async def test_a_database_refusing_connections_while_it_starts_or_stops_is_an_outage() -> None:
+    """PostgreSQL answers "cannot connect now" (57P03) while it starts up or shuts down: that is the server
+    being away for a moment, so the fallback webhook parks the text instead of failing it."""
+    database = servers.PostgresServer()
+    database.start()
+    with contextlib.closing(database):
+        raw = make_url(database.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        session = await asyncpg.connect(raw)  # an open session keeps a smart shutdown waiting
+        engine = create_engine(database.url)
+        try:
+            database.begin_smart_stop()
+
+            async def refusal() -> BaseException | None:
+                try:
+                    async with engine.connect():
+                        return None
+                except Exception as exc:
+                    return exc
+
+            refused = await eventually(refusal, until=lambda exc: exc is not None, what="a refusal")
+            assert "shutting down" in str(refused)
+            assert isinstance(refused, OUTAGES), f"{type(refused).__name__} is not taken for an outage"
+        finally:
+            await engine.dispose()
+            await session.close()

@@ -98,6 +98,11 @@ class PostgresServer:
             self._command("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
             self._running = False
 
+    def begin_smart_stop(self) -> None:
+        """Ask for a smart shutdown and return at once: it refuses new connections ("the database system
+        is shutting down") while sessions already open keep it up."""
+        self._command("pg_ctl", "-D", str(self.data), "-m", "smart", "-W", "stop")
+
     def close(self) -> None:
         """Stop it and remove its folder."""
         self.stop()
