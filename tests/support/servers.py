@@ -72,15 +72,15 @@ class PostgresServer:
             shutil.chown(self.folder, "postgres")
         self._command("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
 
-    def _command(self, tool: str, *args: str) -> None:
+    def _command(self, tool: str, *args: str, check: bool = True) -> int:
         assert POSTGRES_BIN is not None
-        subprocess.run(
+        return subprocess.run(
             [*_run_as(), str(POSTGRES_BIN / tool), *args],
-            check=True,
+            check=check,
             capture_output=True,
             env=_server_env(),
             timeout=START_SECONDS * 2,
-        )
+        ).returncode
 
     def start(self) -> None:
         options = (
@@ -95,7 +95,10 @@ class PostgresServer:
         """Stop the server; `crash` stops it the way a power cut would (no shutdown checkpoint)."""
         if self._running:
             mode = "immediate" if crash else "fast"
-            self._command("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+            stopped = self._command("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+            # A smart shutdown begun earlier may have finished on its own: pg_ctl then finds no server.
+            if stopped != 0 and self._command("pg_ctl", "-D", str(self.data), "status", check=False) != 3:
+                raise RuntimeError(f"pg_ctl could not stop the server in {self.data}")
             self._running = False
 
     def begin_smart_stop(self) -> None:
