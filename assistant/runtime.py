@@ -55,7 +55,7 @@ from storage.prompt_versions import DatabaseTemplateSource, PromptVersions
 from storage.redis import connect_redis
 from storage.reply_guard import ReplyGuard
 from storage.takeovers import TakeoverBook
-from storage.turn_queue import TurnQueue
+from storage.turn_queue import STREAM, TurnQueue
 
 
 @dataclass
@@ -160,12 +160,23 @@ async def open_clients(
 async def open_runtime(
     settings: Settings, *, clock: Clock = system_clock, sandbox: bool = False
 ) -> AsyncIterator[Runtime]:
-    """The clients opened, and every service built on them; `sandbox` forces the outbox."""
+    """The clients opened, and every service built on them.
+
+    `sandbox` forces the sandbox outbox and gives the process a turn queue of its own, dropped at the end:
+    a worker elsewhere must never answer a sandboxed text through the real gateway.
+    """
     async with open_clients(settings, clock=clock, sandbox=sandbox) as clients:
-        yield build_services(clients)
+        if not sandbox:
+            yield build_services(clients)
+            return
+        runtime = build_services(clients, turn_stream=f"{STREAM}:sandbox:{uuid.uuid4().hex}")
+        try:
+            yield runtime
+        finally:
+            await runtime.queue.discard()
 
 
-def build_services(clients: Clients) -> Runtime:
+def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
     """Every per-flow service, wired once from the clients (no I/O happens here)."""
     settings, business, clock = clients.settings, clients.business, clients.clock
     sessions, redis, bookings = clients.sessions, clients.redis, clients.bookings
@@ -268,7 +279,7 @@ def build_services(clients: Clients) -> Runtime:
         clock=clock,
     )
     consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    queue = TurnQueue(redis, consumer=consumer, lease_seconds=settings.turn_lease_seconds)
+    queue = TurnQueue(redis, consumer=consumer, lease_seconds=settings.turn_lease_seconds, stream=turn_stream)
     return Runtime(
         settings=settings,
         business=business,

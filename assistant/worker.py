@@ -194,6 +194,12 @@ class Worker:
             # Whatever is due stays due in SQL; the next pass picks it up.
             log.exception("outbox pass failed; it runs again shortly")
 
+    async def drain(self) -> None:
+        """Answer and acknowledge every turn queued so then return: for a process answering its own queue."""
+        await self._queue.ensure_group()
+        while jobs := await self._queue.take(self._concurrency, block_ms=None):
+            await asyncio.gather(*(self._handle(job) for job in jobs))
+
     async def _handle(self, job: TurnJob) -> None:
         try:
             await self.answer_phone(job.phone)

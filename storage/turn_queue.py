@@ -28,15 +28,16 @@ class TurnJob:
 class TurnQueue:
     """At-least-once delivery with XREADGROUP/XACK; XAUTOCLAIM takes over jobs of dead consumers."""
 
-    def __init__(self, redis: Redis, *, consumer: str, lease_seconds: float) -> None:
+    def __init__(self, redis: Redis, *, consumer: str, lease_seconds: float, stream: str = STREAM) -> None:
         self._redis = redis
         self.consumer = consumer
+        self.stream = stream
         self._lease_ms = int(lease_seconds * 1000)
         self._claim_cursor = "0-0"
 
     async def ensure_group(self) -> None:
         try:
-            await self._redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+            await self._redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -50,14 +51,15 @@ class TurnQueue:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for phone in phones:
-                pipe.xadd(STREAM, {"phone": phone}, maxlen=MAX_LENGTH, approximate=True)
+                pipe.xadd(self.stream, {"phone": phone}, maxlen=MAX_LENGTH, approximate=True)
             await pipe.execute()
         return [None] * len(phones)
 
-    async def take(self, count: int, block_ms: int) -> list[TurnJob]:
-        """Jobs left unacknowledged past the lease first (their worker died), then new ones."""
+    async def take(self, count: int, block_ms: int | None) -> list[TurnJob]:
+        """Jobs left unacknowledged past the lease first (their worker died), then new ones; `block_ms`
+        None returns at once when there are none."""
         cursor, claimed, _deleted = await self._redis.xautoclaim(
-            STREAM,
+            self.stream,
             GROUP,
             self.consumer,
             min_idle_time=self._lease_ms,
@@ -68,7 +70,7 @@ class TurnQueue:
         jobs = [self._job(entry_id, fields) for entry_id, fields in claimed if fields]
         if len(jobs) < count:
             response = await self._redis.xreadgroup(
-                GROUP, self.consumer, {STREAM: ">"}, count=count - len(jobs), block=block_ms
+                GROUP, self.consumer, {self.stream: ">"}, count=count - len(jobs), block=block_ms
             )
             for _stream, entries in response or []:
                 jobs.extend(self._job(entry_id, fields) for entry_id, fields in entries)
@@ -81,10 +83,14 @@ class TurnQueue:
         """Acknowledge and drop finished jobs, in one round trip; one result per job (for `Coalescer`)."""
         ids = [job.id for job in jobs]
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xack(STREAM, GROUP, *ids)
-            pipe.xdel(STREAM, *ids)
+            pipe.xack(self.stream, GROUP, *ids)
+            pipe.xdel(self.stream, *ids)
             await pipe.execute()
         return [None] * len(jobs)
+
+    async def discard(self) -> None:
+        """Drop the stream and its group (a queue private to one process, at its end)."""
+        await self._redis.delete(self.stream)
 
     @staticmethod
     def _job(entry_id: str, fields: dict[str, str]) -> TurnJob:

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from alembic.script import ScriptDirectory
 
 from assistant.cli import build_parser
 from storage.migrate import alembic_config
+from tests.support import backends
 
 COMMANDS = [
     [],
@@ -133,6 +135,19 @@ def test_one_shot_simulate_calls_hold_one_conversation(tmp_path: Path) -> None:
     )
     assert confirmed.stdout.startswith("Cancelled: Yoga") and "[actions: CANCEL done]" in confirmed.stdout
     assert [row["status"] for row in json.loads(listed.stdout)] == ["cancelled"]
+
+
+@pytest.mark.skipif(not backends.redis_available(), reason="needs a Redis server shared with the command")
+def test_simulate_answers_on_a_queue_of_its_own_and_leaves_nothing_queued(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """A worker sharing this Redis must never take a simulated text (it would answer through Twilio)."""
+    simulated = run(
+        ["simulate", "--from", "+14155550166", "how much is yoga?"], tmp_path, REDIS_URL=redis_url
+    )
+    assert simulated.returncode == 0 and "$20" in simulated.stdout, simulated.stderr
+    with redis.Redis.from_url(redis_url) as client:
+        assert client.keys("turns*") == []
 
 
 def test_a_phone_option_takes_any_format_and_refuses_nonsense(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 
     phone = options.phone(args.from_number, settings, option="--from")
     async with open_runtime(settings, sandbox=True) as runtime:
+        worker = runtime.worker()
 
         async def turn(text: str) -> str:
             inbound = InboundText(
@@ -40,8 +41,9 @@ async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
                 media=[],
             )
             recorded_id, _ = await runtime.inbound.accept(inbound)
-            # The worker's own path: the phone's lock, the burst window, and the turn.
-            await runtime.worker().answer_phone(phone)
+            # The worker's own path, on this process's own queue: the phone's lock, the burst window, the
+            # turn, and the job's acknowledgement.
+            await worker.drain()
             replies = [
                 row
                 for row in reversed(await runtime.messages.listing(phone=phone, limit=10))
