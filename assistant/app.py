@@ -13,11 +13,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from assistant.clock import Clock, system_clock
 from assistant.http import admin, chat_api, ops, sandbox, webhooks
 from assistant.http.proxies import TrustedProxies
 from assistant.runtime import open_runtime
 from assistant.settings import Settings
+from storage.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)
 

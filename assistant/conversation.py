@@ -15,7 +15,6 @@ from actions.confirmations import AFFIRMATIVES, PendingChange, PendingConfirmati
 from actions.parser import neutralise, parse_actions, strip_actions
 from actions.registry import ActionContext, ActionRegistry, ActionResult
 from assistant.business import Business
-from assistant.clock import Clock
 from assistant.errors import LLMError
 from assistant.gate import Handled, KeywordGate
 from assistant.keywords import normalise
@@ -26,6 +25,7 @@ from assistant.sender import Sender
 from assistant.transcript import Transcript, attachment_types, customer_text, words_of
 from prompts.renderer import PromptRenderer
 from storage.batching import Coalescer
+from storage.clock import Clock
 from storage.customers import CustomerDirectory
 from storage.messages import Closing, MessageLog, PendingTurn
 from storage.reply_guard import ReplyGuard

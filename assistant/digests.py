@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from assistant.clock import Clock
 from assistant.notifier import Notifier
 from storage.chat import ChatLog, CoverageLost
+from storage.clock import Clock
 
 log = logging.getLogger(__name__)
 

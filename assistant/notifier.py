@@ -11,7 +11,6 @@ from datetime import datetime
 from redis.asyncio import Redis
 from sqlalchemy.exc import IntegrityError
 
-from assistant.clock import Clock
 from assistant.notification_texts import NotificationTexts
 from assistant.notifications import Decision, NotificationPolicy
 from assistant.sender import Sender
@@ -19,6 +18,7 @@ from prompts.renderer import PromptRenderer
 from storage.chat import PENDING, ChatLog, CoverageLost
 from storage.chat_tables import ChatMessage, ChatUser, NotificationDecision
 from storage.chat_users import ChatUsers
+from storage.clock import Clock
 from storage.locks import held
 from storage.messages import MessageLog
 from storage.presence import Presence

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.booking_backend import Booking, BookingRefused, BookingStore
 from assistant.business import Business
-from assistant.clock import Clock
 from assistant.logs import mask_phone
 from assistant.sender import Sender
 from assistant.transcript import Transcript
 from prompts.renderer import PromptRenderer
+from storage.clock import Clock
 from storage.tables import Customer, Message, ReminderSend
 
 log = logging.getLogger(__name__)

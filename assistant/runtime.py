@@ -18,7 +18,6 @@ from actions.confirmations import PendingConfirmations
 from actions.registry import ActionRegistry
 from assistant.bookings import booking_store
 from assistant.business import Business, load_business
-from assistant.clock import Clock, system_clock
 from assistant.conversation import Conversation
 from assistant.database import ready_revision
 from assistant.digests import Digests
@@ -42,6 +41,7 @@ from assistant.worker import Worker
 from prompts.renderer import PromptRenderer
 from storage.chat import ChatLog
 from storage.chat_users import ChatUsers
+from storage.clock import Clock, system_clock
 from storage.consent import ConsentBook
 from storage.customers import CustomerDirectory
 from storage.database import create_engine, session_factory

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from assistant.clock import Clock
 from assistant.errors import RecipientOptedOut, SmsError
 from assistant.logs import mask_phone
 from assistant.shaping import shape_reply
 from assistant.sms.port import OutgoingSms, SmsGateway
 from prompts.renderer import PromptRenderer
 from storage.batching import Coalescer
+from storage.clock import Clock
 from storage.consent import ConsentBook
 from storage.messages import MessageLog
 from storage.outbox import Outbox, Submitted

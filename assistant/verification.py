@@ -12,12 +12,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from assistant.clock import Clock
 from assistant.logs import mask_phone
 from assistant.sender import Sender
 from prompts.renderer import PromptRenderer
 from storage.chat_tables import ChatUser, PhoneVerification
 from storage.chat_users import ChatUsers, UserChange
+from storage.clock import Clock
 from storage.locks import held
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,6 @@ import logging
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from assistant.clock import Clock
 from assistant.conversation import Conversation
 from assistant.digests import Digests
 from assistant.errors import OUTAGES
@@ -18,6 +17,7 @@ from assistant.logs import mask_phone
 from assistant.reminders import Reminders
 from assistant.sender import Sender
 from storage.batching import Coalescer
+from storage.clock import Clock
 from storage.heartbeats import BEAT_SECONDS, Heartbeats
 from storage.locks import held
 from storage.messages import AlreadyAnswered, MessageLog

@@ -28,8 +28,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from assistant.clock import Clock
 from storage.batching import Coalescer
+from storage.clock import Clock
 from storage.locks import hold_write_lock
 from storage.tables import Consent, ConsentEvent
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from redis.asyncio import Redis
 
-from assistant.clock import Clock
+from storage.clock import Clock
 
 KEY = "workers:heartbeats"
 BEAT_SECONDS = 5.0

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from assistant.clock import Clock
+from storage.clock import Clock
 from storage.consent import OPTED_IN, state_of
 from storage.customers import get_or_create_customer
 from storage.staff_tables import Takeover

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Executable, Update, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from assistant.clock import Clock
+from storage.clock import Clock
 from storage.consent import OPTED_OUT
 from storage.tables import Consent, Customer, Message, MessageEvent
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from assistant.clock import Clock
+from storage.clock import Clock
 from storage.staff_tables import Takeover
 from storage.tables import Customer
 

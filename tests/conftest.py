@@ -21,9 +21,9 @@ from starlette.applications import Starlette
 from twilio.request_validator import RequestValidator
 
 from assistant.app import create_app
-from assistant.clock import Clock
 from assistant.runtime import Runtime
 from assistant.settings import Settings
+from storage.clock import Clock
 from storage.database import create_engine
 from storage.migrate import upgrade
 from storage.redis import connect_redis

@@ -8,8 +8,8 @@ from actions.booking_backend import BookingStore
 from assistant.bookings.builtin import SqlBookingStore
 from assistant.bookings.remote import HttpBookingStore
 from assistant.business import Business
-from assistant.clock import Clock
 from assistant.settings import Settings
+from storage.clock import Clock
 
 
 def booking_store(

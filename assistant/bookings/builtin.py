@@ -30,8 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.booking_backend import Booking, BookingRefused, BookingRequest
 from assistant.business import Business, Service
-from assistant.clock import Clock
 from storage.batching import Coalescer
+from storage.clock import Clock
 from storage.locks import hold_write_lock
 from storage.tables import Appointment
 

@@ -67,8 +67,8 @@ async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _messages_list(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.business import load_business
-    from assistant.clock import system_clock
     from assistant.database import open_database
+    from storage.clock import system_clock
     from storage.messages import MessageLog
 
     business = load_business(settings.business_config)

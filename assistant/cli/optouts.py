@@ -39,8 +39,8 @@ async def _optouts_verify(settings: Settings, args: argparse.Namespace) -> int:
 
 @contextlib.asynccontextmanager
 async def _consent_book(settings: Settings) -> AsyncIterator[ConsentBook]:
-    from assistant.clock import system_clock
     from assistant.database import open_database
+    from storage.clock import system_clock
     from storage.consent import ConsentBook
     from storage.redis import connect_redis
 

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from assistant.bookings import booking_store
 from assistant.business import load_business
 from assistant.cli import options
-from assistant.clock import system_clock
 from assistant.database import open_database
 from assistant.phones import to_e164
 from assistant.settings import Settings
+from storage.clock import system_clock
 from storage.customers import CustomerDirectory
 
 CUSTOMER_COLUMNS = ("phone", "name", "tier", "timezone")

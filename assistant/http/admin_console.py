@@ -16,7 +16,6 @@ from starlette.templating import Jinja2Templates
 
 from actions.registry import ActionRegistry, outcome
 from assistant.business import Business
-from assistant.clock import Clock
 from assistant.conversation import Conversation
 from assistant.http.admin_auth import LoginLimiter, SessionStore, Signer
 from assistant.runtime import Runtime
@@ -25,6 +24,7 @@ from assistant.settings import Settings
 from assistant.sms.sandbox import DEFAULT_SENDER
 from assistant.transcript import Transcript
 from prompts.isolated import IsolatedRenderer
+from storage.clock import Clock
 from storage.consent import ConsentBook
 from storage.customers import CustomerDirectory
 from storage.database import session_factory

@@ -19,7 +19,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from assistant.business import Business
-from assistant.clock import Clock
 from assistant.http import openapi
 from assistant.http.chat_schemas import (
     ID_PATTERN,
@@ -42,6 +41,7 @@ from assistant.verification import PhoneVerifier, UserBusy
 from storage.chat import ChatLog
 from storage.chat_tables import ChatMessage, ChatUser, NotificationDecision
 from storage.chat_users import ChatUsers
+from storage.clock import Clock
 from storage.presence import Presence
 
 log = logging.getLogger(__name__)

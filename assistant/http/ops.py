@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from assistant.clock import Clock
 from assistant.runtime import Runtime
+from storage.clock import Clock
 from storage.heartbeats import Heartbeats
 from storage.messages import MessageLog
 

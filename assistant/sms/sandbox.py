@@ -8,10 +8,10 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
-from assistant.clock import Clock, system_clock
 from assistant.logs import mask_phone
 from assistant.sms.port import OutgoingSms, SentSms
 from assistant.sms.twilio_adapter import error_for_code  # one error-code mapping for both gateways
+from storage.clock import Clock, system_clock
 
 logger = logging.getLogger(__name__)
 
