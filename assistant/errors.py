@@ -7,14 +7,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-# A server away for now, worth waiting for; anything else (a wrong key type, a bug) is a real error.
+# A server away for now, worth waiting for; anything else (a wrong key type, a bug, a missing file) is a
+# real error. The adapters say "away" with these types: a socket error never reaches callers raw.
 OUTAGES = (
     RedisConnectionError,
     RedisTimeoutError,
     OperationalError,
     InterfaceError,
     PoolTimeoutError,
-    OSError,
 )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -27,6 +27,7 @@ def create_engine(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> A
         # A fixed pool, no overflow: overflow connections are closed as they come back, and connecting (TLS
         # tried first) costs more than a whole webhook, so under a burst requests queue for a connection.
         engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
+        event.listen(engine.sync_engine, "do_connect", _connect_refusal_is_operational)
         event.listen(engine.sync_engine, "handle_error", _disconnect_is_operational)
         return engine
     if url.database and url.database != ":memory:":
@@ -48,16 +49,29 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def _connect_refusal_is_operational(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """A connection the network refused, timed out or could not route is the server being away.
+
+    asyncpg raises the socket's own OSError there, which SQLAlchemy passes through untranslated.
+    """
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as exc:  # TimeoutError and socket.gaierror included
+        raise OperationalError(None, None, exc) from exc
+
+
 def _disconnect_is_operational(context: ExceptionContext) -> OperationalError | None:
     """A connection dropped mid-statement, or refused while the server starts or stops, is the server going
     away, so say so with the type that means it.
 
-    asyncpg reports both as a bare DBAPIError; callers that wait out outages catch OperationalError.
+    asyncpg reports them as a bare DBAPIError (a socket error mid-statement, as the OSError itself); callers
+    that wait out outages catch OperationalError.
     """
     error = context.sqlalchemy_exception
     if error is None or isinstance(error, OperationalError | InterfaceError):
         return None
-    refused = getattr(context.original_exception, "sqlstate", None) in SERVER_GOING_AWAY
+    original = context.original_exception
+    refused = getattr(original, "sqlstate", None) in SERVER_GOING_AWAY or isinstance(original, OSError)
     if not (context.is_disconnect or refused):
         return None
     return OperationalError(

@@ -36,11 +36,18 @@ async def _connect(engine: AsyncEngine) -> AsyncConnection:
     """A connection; failing to get one, from the socket or the driver, is DatabaseUnavailable."""
     try:
         return await engine.connect()
-    except (OSError, TimeoutError) as exc:
-        raise DatabaseUnavailable(getattr(exc, "strerror", None) or str(exc) or type(exc).__name__) from None
+    except OSError as exc:  # SQLite's own file, say
+        raise DatabaseUnavailable(_reason(exc)) from None
     except DBAPIError as exc:
-        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
-        raise DatabaseUnavailable(reason, sqlstate=getattr(exc.orig, "sqlstate", None)) from None
+        cause = exc.orig if exc.orig is not None else exc
+        raise DatabaseUnavailable(_reason(cause), sqlstate=getattr(cause, "sqlstate", None)) from None
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of what went wrong: a socket's own words, or the server's."""
+    if isinstance(error, OSError):
+        return error.strerror or str(error) or type(error).__name__
+    return str(error).splitlines()[0]
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
+from sqlalchemy.exc import OperationalError
 
 from assistant.errors import OUTAGES
 from storage.database import create_engine
@@ -166,3 +167,22 @@ async def test_a_database_refusing_connections_while_it_starts_or_stops_is_an_ou
         finally:
             await engine.dispose()
             await session.close()
+
+
+async def test_a_database_away_at_the_socket_says_so_as_operational_error(gate: Gate) -> None:
+    """A dropped connection and a refused one arrive as OperationalError, never as the socket's OSError: an
+    OSError of our own (a template file gone, say) is a real error, not an outage to wait out."""
+    engine = create_engine(gate.url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+            await gate.cut()
+            with pytest.raises(OperationalError):
+                await connection.execute(text("SELECT 1"))
+        with pytest.raises(OperationalError) as refused:
+            async with engine.connect():
+                pass
+        assert isinstance(refused.value.orig, OSError)
+    finally:
+        await engine.dispose()
+    assert not isinstance(FileNotFoundError("prompts/system.j2"), OUTAGES)
