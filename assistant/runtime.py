@@ -58,59 +58,6 @@ from storage.takeovers import TakeoverBook
 from storage.turn_queue import STREAM, TurnQueue
 
 
-@dataclass
-class Runtime:
-    """Everything a web or worker process needs, wired once from `Settings`."""
-
-    settings: Settings
-    business: Business
-    engine: AsyncEngine
-    redis: Redis
-    messages: MessageLog
-    outbox: Outbox
-    customers: CustomerDirectory
-    consent: ConsentBook
-    bookings: BookingStore
-    transcript: Transcript
-    renderer: PromptRenderer
-    templates: DatabaseTemplateSource  # the renderer's source: staff versions over the shipped files
-    takeovers: TakeoverBook
-    llm: ChatModel
-    offline: OfflineEngine
-    gateway: SmsGateway
-    sender: Sender
-    actions: ActionRegistry
-    conversation: Conversation
-    reminders: Reminders
-    queue: TurnQueue
-    inbound: Inbound
-    clock: Clock
-    # The chat app's side: its users, their messages and notification decisions, presence, and the flow.
-    chat_users: ChatUsers
-    chat: ChatLog
-    presence: Presence
-    notifier: Notifier
-    verifier: PhoneVerifier
-    digests: Digests
-
-    def worker(self) -> Worker:
-        return Worker(
-            queue=self.queue,
-            messages=self.messages,
-            inbound=self.inbound,
-            conversation=self.conversation,
-            sender=self.sender,
-            redis=self.redis,
-            burst_window_seconds=self.settings.burst_window_seconds,
-            lease_seconds=self.settings.turn_lease_seconds,
-            concurrency=self.settings.worker_concurrency,
-            reminders=self.reminders,
-            digests=self.digests,
-            heartbeats=Heartbeats(self.redis, clock=self.clock),
-            clock=self.clock,
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class Clients:
     """The infrastructure one process opens and closes: database, Redis, the LLM, SMS and bookings."""
@@ -125,6 +72,62 @@ class Clients:
     offline: OfflineEngine
     gateway: SmsGateway
     bookings: BookingStore
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSide:
+    """The chat app's side: its users, their messages and notification decisions, presence, and the flow."""
+
+    users: ChatUsers
+    log: ChatLog
+    presence: Presence
+    notifier: Notifier
+    verifier: PhoneVerifier
+    digests: Digests
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """The clients one process opened, and every flow's services built once on them."""
+
+    clients: Clients
+    # The records every flow shares.
+    messages: MessageLog
+    customers: CustomerDirectory
+    consent: ConsentBook
+    takeovers: TakeoverBook
+    # In: a text recorded and its turn queued.
+    inbound: Inbound
+    queue: TurnQueue
+    # The conversation and what it speaks with.
+    transcript: Transcript
+    templates: DatabaseTemplateSource  # the renderer's source: staff versions over the shipped files
+    renderer: PromptRenderer
+    actions: ActionRegistry
+    conversation: Conversation
+    reminders: Reminders
+    # Out: every text leaves through the sender and its outbox.
+    outbox: Outbox
+    sender: Sender
+    chat: ChatSide
+
+    def worker(self) -> Worker:
+        settings, redis, clock = self.clients.settings, self.clients.redis, self.clients.clock
+        return Worker(
+            queue=self.queue,
+            messages=self.messages,
+            inbound=self.inbound,
+            conversation=self.conversation,
+            sender=self.sender,
+            redis=redis,
+            burst_window_seconds=settings.burst_window_seconds,
+            lease_seconds=settings.turn_lease_seconds,
+            concurrency=settings.worker_concurrency,
+            reminders=self.reminders,
+            digests=self.chat.digests,
+            heartbeats=Heartbeats(redis, clock=clock),
+            clock=clock,
+        )
 
 
 @asynccontextmanager
@@ -177,20 +180,22 @@ async def open_runtime(
 
 
 def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
-    """Every per-flow service, wired once from the clients (no I/O happens here)."""
-    settings, business, clock = clients.settings, clients.business, clients.clock
-    sessions, redis, bookings = clients.sessions, clients.redis, clients.bookings
+    """Every flow's services, wired once from the clients (no I/O happens here)."""
+    settings, clock, sessions, redis = clients.settings, clients.clock, clients.sessions, clients.redis
     messages = MessageLog(sessions, clock=clock, consent_scope=settings.consent_scope)
-    customers = CustomerDirectory(sessions, clock=clock)
-    window = ConversationHistory(redis, size=settings.history_size, ttl_seconds=settings.history_ttl_seconds)
-    transcript = Transcript(window, messages)
+    consent = ConsentBook(sessions, redis, scope=settings.consent_scope, clock=clock)
+    consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    queue = TurnQueue(redis, consumer=consumer, lease_seconds=settings.turn_lease_seconds, stream=turn_stream)
+    keywords = clients.business.keywords.keyword_set()
+    inbound = Inbound(
+        messages=messages, consent=consent, keywords=keywords, queue=queue, parked=ParkedTexts(redis)
+    )
+
     # Staff-saved template versions (SQL) win over the files, in every process.
     templates = DatabaseTemplateSource(PromptVersions(sessions, redis))
     renderer = PromptRenderer(templates)
-    takeovers = TakeoverBook(sessions, clock=clock, minutes=settings.takeover_minutes)
-    actions = default_registry()
-    keywords = business.keywords.keyword_set()
-    consent = ConsentBook(sessions, redis, scope=settings.consent_scope, clock=clock)
+    window = ConversationHistory(redis, size=settings.history_size, ttl_seconds=settings.history_ttl_seconds)
+    transcript = Transcript(window, messages)
     # A hand-over takes at most the gateway's timeout per attempt plus its quick retries; one quiet for
     # longer than that was cut off (a crash) and is checked with the gateway.
     outbox = Outbox(
@@ -209,51 +214,76 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         retries=RetryPolicy(window_seconds=settings.send_retry_window_seconds),
         clock=clock,
     )
-    guard = ReplyGuard(
-        redis,
-        max_replies=settings.auto_reply_limit,
-        window_seconds=settings.auto_reply_window_seconds,
-        repeat_limit=settings.repeat_text_limit,
-    )
+
+    customers = CustomerDirectory(sessions, clock=clock)
+    actions = default_registry()
     conversation = Conversation(
-        business=business,
+        business=clients.business,
         messages=messages,
         customers=customers,
         transcript=transcript,
         renderer=renderer,
         gate=KeywordGate(keywords, consent),
-        guard=guard,
+        guard=ReplyGuard(
+            redis,
+            max_replies=settings.auto_reply_limit,
+            window_seconds=settings.auto_reply_window_seconds,
+            repeat_limit=settings.repeat_text_limit,
+        ),
         llm=clients.llm,
         fallback=clients.offline,
         actions=actions,
-        bookings=bookings,
+        bookings=clients.bookings,
         confirmations=PendingConfirmations(redis, ttl_seconds=settings.confirmation_ttl_seconds),
         sender=sender,
         clock=clock,
     )
-    # A placeholder until the gateway reports who really sent it (a Messaging Service picks a number).
-    reminder_from = settings.twilio_phone_number or settings.twilio_messaging_service_sid or DEFAULT_SENDER
     reminders = Reminders(
-        bookings=bookings,
+        bookings=clients.bookings,
         sessions=sessions,
         sender=sender,
         renderer=renderer,
         transcript=transcript,
-        business=business,
-        sender_number=reminder_from,
+        business=clients.business,
+        sender_number=_proactive_sender(settings),
         clock=clock,
         leads=settings.reminder_lead_times,
     )
-    chat_users, chat = ChatUsers(sessions), ChatLog(sessions)
+    return Runtime(
+        clients=clients,
+        messages=messages,
+        customers=customers,
+        consent=consent,
+        takeovers=TakeoverBook(sessions, clock=clock, minutes=settings.takeover_minutes),
+        inbound=inbound,
+        queue=queue,
+        transcript=transcript,
+        templates=templates,
+        renderer=renderer,
+        actions=actions,
+        conversation=conversation,
+        reminders=reminders,
+        outbox=outbox,
+        sender=sender,
+        chat=_chat_side(clients, consent=consent, messages=messages, renderer=renderer, sender=sender),
+    )
+
+
+def _chat_side(
+    clients: Clients, *, consent: ConsentBook, messages: MessageLog, renderer: PromptRenderer, sender: Sender
+) -> ChatSide:
+    """The chat app's services: notifications decided by policy and sent through the customers' sender."""
+    settings, business, clock, redis = clients.settings, clients.business, clients.clock, clients.redis
+    users, log = ChatUsers(clients.sessions), ChatLog(clients.sessions)
     presence = Presence(redis, grace_seconds=settings.presence_grace_seconds)
     notifier = Notifier(
-        chat=chat,
-        users=chat_users,
+        chat=log,
+        users=users,
         policy=NotificationPolicy(
             limits=Limits.from_settings(settings),
             consent=consent,
             presence=presence,
-            sent_times=chat.sent_times,
+            sent_times=log.sent_times,
             default_zone=business.zone,
         ),
         presence=presence,
@@ -264,56 +294,25 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         messages=messages,
         renderer=renderer,
         redis=redis,
-        sender_number=reminder_from,
+        sender_number=_proactive_sender(settings),
         clock=clock,
     )
     verifier = PhoneVerifier(
-        users=chat_users,
+        users=users,
         sender=sender,
         redis=redis,
         renderer=renderer,
         business=business.template_values(),
-        sender_number=reminder_from,
+        sender_number=_proactive_sender(settings),
         ttl_seconds=settings.verify_code_ttl_seconds,
         max_attempts=settings.verify_max_attempts,
         clock=clock,
     )
-    consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    queue = TurnQueue(redis, consumer=consumer, lease_seconds=settings.turn_lease_seconds, stream=turn_stream)
-    return Runtime(
-        settings=settings,
-        business=business,
-        engine=clients.engine,
-        redis=redis,
-        messages=messages,
-        outbox=outbox,
-        customers=customers,
-        consent=consent,
-        bookings=bookings,
-        transcript=transcript,
-        renderer=renderer,
-        templates=templates,
-        takeovers=takeovers,
-        llm=clients.llm,
-        offline=clients.offline,
-        gateway=clients.gateway,
-        sender=sender,
-        actions=actions,
-        conversation=conversation,
-        reminders=reminders,
-        queue=queue,
-        inbound=Inbound(
-            messages=messages,
-            consent=consent,
-            keywords=keywords,
-            queue=queue,
-            parked=ParkedTexts(redis),
-        ),
-        clock=clock,
-        chat_users=chat_users,
-        chat=chat,
-        presence=presence,
-        notifier=notifier,
-        verifier=verifier,
-        digests=Digests(chat=chat, notifier=notifier, clock=clock),
-    )
+    digests = Digests(chat=log, notifier=notifier, clock=clock)
+    return ChatSide(users, log, presence, notifier, verifier, digests)
+
+
+def _proactive_sender(settings: Settings) -> str:
+    """Who a text nobody replied to comes from: a placeholder until the gateway reports who really sent it
+    (a Messaging Service picks a number)."""
+    return settings.twilio_phone_number or settings.twilio_messaging_service_sid or DEFAULT_SENDER

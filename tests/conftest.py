@@ -213,12 +213,12 @@ class RunningApp:
         waiting = (Message.direction == "outbound") & Message.status.in_(["pending", "submitting"])
         while asyncio.get_running_loop().time() < deadline:
             pending = await self.runtime.messages.pending_phones()
-            async with self.runtime.engine.connect() as connection:
+            async with self.runtime.clients.engine.connect() as connection:
                 in_flight = await connection.scalar(select(func.count()).select_from(Message).where(waiting))
             if not pending and not in_flight:
                 return
             await asyncio.sleep(0.05)
-        async with self.runtime.engine.connect() as connection:
+        async with self.runtime.clients.engine.connect() as connection:
             columns = (Message.kind, Message.status, Message.next_attempt_at, Message.details)
             stuck = (await connection.execute(select(*columns).where(waiting))).all()
         # Say what is stuck, so a failure here can be told apart from a slow machine.

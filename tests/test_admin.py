@@ -329,5 +329,5 @@ async def test_removing_a_staff_member_ends_their_sessions(make_settings, start_
         await add_staff(app.runtime)
         await sign_in(app.client)
         assert (await app.client.get("/admin/prompts")).status_code == 200
-        await StaffAccounts(session_factory(app.runtime.engine)).remove("dana")
+        await StaffAccounts(session_factory(app.runtime.clients.engine)).remove("dana")
         assert _location(await app.client.get("/admin/prompts")).startswith("/admin/login")

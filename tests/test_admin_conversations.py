@@ -171,7 +171,9 @@ async def test_the_playground_answers_without_texting_or_booking(
             },
         )
         rows = await app.runtime.messages.listing()
-        appointments = await app.runtime.bookings.upcoming(phone="+15005550001", now=app.runtime.clock())
+        appointments = await app.runtime.clients.bookings.upcoming(
+            phone="+15005550001", now=app.runtime.clients.clock()
+        )
 
     assert response.status_code == 200
     assert llm.requests[-1]["messages"][0]["content"].endswith("PLAYGROUND MARKER")

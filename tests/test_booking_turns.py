@@ -38,7 +38,7 @@ async def _booked(app, phone: str | None = None) -> list[dict]:
             "status": b.status,
             "start": b.start.astimezone(LA).isoformat(timespec="minutes"),
         }
-        for b in await app.runtime.bookings.listing(phone=phone)
+        for b in await app.runtime.clients.bookings.listing(phone=phone)
     ]
 
 
@@ -205,7 +205,7 @@ async def test_a_question_redis_lost_is_read_back_from_the_reply_until_it_expire
         (appointment,) = await _booked(app, ALICE)
         llm.reply_with(f'[ACTION:UPDATE appointment="{appointment["id"]}" start="{TOMORROW}T19:00"]')
         await _say(app, ALICE, "move it to 7")
-        await app.runtime.redis.flushdb()  # Redis restarted, or a one-shot `simulate` has a new one
+        await app.runtime.clients.redis.flushdb()  # Redis restarted, or a one-shot `simulate` has a new one
         now.advance(minutes=minutes_later)
         llm.reply_with("Sorry, what would you like to do?")
         await _say(app, ALICE, "YES")

@@ -43,7 +43,7 @@ async def code_for(app: Any, phone: str) -> str:
 
 
 async def count(app: Any, table: type) -> int:
-    async with app.runtime.engine.connect() as connection:
+    async with app.runtime.clients.engine.connect() as connection:
         return await connection.scalar(select(func.count()).select_from(table))
 
 
@@ -87,7 +87,7 @@ async def test_a_missing_or_wrong_key_is_401_and_changes_nothing(
             assert response.status_code == 401, path
             assert reason in response.json()["error"] and response.headers["WWW-Authenticate"] == "Bearer"
         assert await count(app, ChatMessage) == 0 and await count(app, ChatUser) == 0
-        assert app.runtime.gateway.sent == []
+        assert app.runtime.clients.gateway.sent == []
 
 
 async def test_without_chat_api_key_the_api_says_it_is_not_configured(make_settings, start_app) -> None:
@@ -161,7 +161,7 @@ async def test_an_invalid_phone_or_time_zone_is_422_naming_the_field_and_writes_
         response = await app.client.put("/api/users/bob", json={"name": "Bob", **payload}, headers=AUTH)
         assert response.status_code == 422 and response.json()["field"] == field
         assert (await app.client.get("/api/users/bob", headers=AUTH)).status_code == 404
-        assert app.runtime.gateway.sent == []
+        assert app.runtime.clients.gateway.sent == []
 
 
 @pytest.mark.parametrize("user_id", ["a%0Ab", "a%0D%0Ab", "%00", "a" * 129, "bob%20smith"])
@@ -221,7 +221,7 @@ async def test_double_opt_in_texts_a_code_with_the_stop_disclosure_and_verifies_
         code = await code_for(app, BOB_PHONE)
         verified = await app.client.post("/api/users/bob/verify", json={"code": code}, headers=AUTH)
         assert verified.status_code == 200 and verified.json()["phoneVerified"] is True
-        async with app.runtime.engine.connect() as connection:
+        async with app.runtime.clients.engine.connect() as connection:
             stored = (
                 await connection.execute(select(PhoneVerification.code_hash, PhoneVerification.salt))
             ).one()
@@ -305,7 +305,7 @@ async def test_an_opted_out_phone_gets_no_code(chat_settings, start_app) -> None
             "/api/users/bob", json={"phone": BOB_PHONE, "smsOptIn": True}, headers=AUTH
         )
     assert saved.json()["verification"] == "code_not_sent"
-    assert app.runtime.gateway.sent_to(BOB_PHONE) == []
+    assert app.runtime.clients.gateway.sent_to(BOB_PHONE) == []
 
 
 async def test_a_repeated_idempotency_key_stores_and_decides_once(chat_settings, start_app) -> None:

@@ -20,7 +20,7 @@ async def test_pending_texts_in_sql_are_answered_after_redis_loses_the_queue(mak
     settings = make_settings()
     async with open_runtime(settings, clock=clock) as runtime:
         await runtime.messages.record_inbound(_text("SM" + "1" * 32, "what are your hours?"))
-        await runtime.redis.flushdb()  # the enqueue is gone, as after a Redis flush
+        await runtime.clients.redis.flushdb()  # the enqueue is gone, as after a Redis flush
         stopping = asyncio.Event()
         worker = asyncio.create_task(runtime.worker().run(stopping))
         await eventually(lambda: runtime.messages.pending_phones(), until=lambda pending: not pending)
@@ -38,7 +38,7 @@ async def test_a_turn_cannot_be_answered_twice(make_settings, clock) -> None:
         results = await asyncio.gather(
             *(runtime.conversation.answer(pending) for _ in range(2)), return_exceptions=True
         )
-        sent = runtime.gateway.sent_to(PHONE)
+        sent = runtime.clients.gateway.sent_to(PHONE)
     assert len(sent) == 1
     assert sorted(type(result).__name__ for result in results) == ["AlreadyAnswered", "TurnResult"]
 
@@ -46,9 +46,9 @@ async def test_a_turn_cannot_be_answered_twice(make_settings, clock) -> None:
 async def test_unacknowledged_jobs_are_claimed_again_after_the_lease(make_settings, clock) -> None:
     settings = make_settings()
     async with open_runtime(settings, clock=clock) as runtime:
-        dead = TurnQueue(runtime.redis, consumer="dead", lease_seconds=0.2)
-        patient = TurnQueue(runtime.redis, consumer="patient", lease_seconds=3600)
-        alive = TurnQueue(runtime.redis, consumer="alive", lease_seconds=0.2)
+        dead = TurnQueue(runtime.clients.redis, consumer="dead", lease_seconds=0.2)
+        patient = TurnQueue(runtime.clients.redis, consumer="patient", lease_seconds=3600)
+        alive = TurnQueue(runtime.clients.redis, consumer="alive", lease_seconds=0.2)
         await dead.ensure_group()
         await dead.enqueue(PHONE)
         taken = await dead.take(10, block_ms=100)
@@ -71,7 +71,7 @@ async def test_history_is_bounded_and_rebuilt_from_sql(make_settings, clock) -> 
         cached = await runtime.transcript.recent(PHONE)
         await runtime.transcript.forget(PHONE)
         rebuilt = await runtime.transcript.recent(PHONE)
-        ttl = await runtime.redis.ttl(f"history:{PHONE}")
+        ttl = await runtime.clients.redis.ttl(f"history:{PHONE}")
     assert len(cached) == 4 and cached[0] == {"role": "user", "content": "message 1"}
     assert rebuilt == cached
     assert 0 < ttl <= settings.history_ttl_seconds

@@ -196,7 +196,7 @@ async def test_a_turn_that_keeps_failing_ends_with_the_apology_and_a_flag(
 ) -> None:
     async with start_app(twilio_settings()) as app:
         # A staff edit that renders for nobody (the console's lint would have warned; the turn must cope).
-        versions = PromptVersions(session_factory(app.runtime.engine), app.runtime.redis)
+        versions = PromptVersions(session_factory(app.runtime.clients.engine), app.runtime.clients.redis)
         await versions.save("system", "{{ 1 // 0 }}", author="test")
         await app.text("what are your hours?")
         await app.settle()

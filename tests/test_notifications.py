@@ -47,7 +47,7 @@ async def add_user(
     response = await app.client.put(f"/api/users/{user_id}", json=profile, headers=AUTH)
     assert response.status_code in (200, 201), response.text
     if phone and verify:
-        code = re.search(r"\b(\d{6})\b", app.runtime.gateway.sent_to(phone)[-1].body)[1]
+        code = re.search(r"\b(\d{6})\b", app.runtime.clients.gateway.sent_to(phone)[-1].body)[1]
         verified = await app.client.post(f"/api/users/{user_id}/verify", json={"code": code}, headers=AUTH)
         assert verified.json()["phoneVerified"] is True
 
@@ -64,7 +64,9 @@ async def post(app: Any, sender: str, body: str, *, to: str = "bob", chat: str =
 
 def notifications(app: Any, phone: str = BOB) -> list[str]:
     """Texts to the phone other than the verification code."""
-    return [text.body for text in app.runtime.gateway.sent_to(phone) if "your code is" not in text.body]
+    return [
+        text.body for text in app.runtime.clients.gateway.sent_to(phone) if "your code is" not in text.body
+    ]
 
 
 async def chat_people(app: Any) -> None:
@@ -83,8 +85,8 @@ async def test_an_offline_verified_recipient_is_texted_once_with_the_sender_and_
         assert notifications(app) == [
             "New message from Alice: Hello Bob!\nOpen: https://chat.example.com/chat/c1"
         ]
-        (decision,) = await app.runtime.chat.decisions_for("bob")
-        sms = app.runtime.gateway.sent_to(BOB)[-1]
+        (decision,) = await app.runtime.chat.log.decisions_for("bob")
+        sms = app.runtime.clients.gateway.sent_to(BOB)[-1]
         assert (decision.chat_message_id, decision.status, decision.reason) == (
             posted["message"]["id"],
             "sent",
@@ -131,17 +133,17 @@ async def test_messages_in_the_cooldown_are_held_then_sent_as_one_digest_without
         await app.client.post(f"/api/messages/{read['message']['id']}/read", headers=AUTH)
 
         clock.now = NOW + timedelta(seconds=59)
-        assert await app.runtime.digests.send_due() == 0
+        assert await app.runtime.chat.digests.send_due() == 0
         clock.now = NOW + timedelta(seconds=61)
-        assert await app.runtime.digests.send_due() == 1
-        assert await app.runtime.digests.send_due() == 0  # nothing is sent twice
+        assert await app.runtime.chat.digests.send_due() == 1
+        assert await app.runtime.chat.digests.send_due() == 0  # nothing is sent twice
         clock.advance(minutes=10)
-        assert await app.runtime.digests.send_due() == 0
+        assert await app.runtime.chat.digests.send_due() == 0
 
         assert notifications(app)[1:] == [
             "2 new messages from Alice and Carol - open https://chat.example.com/chat/c1"
         ]
-        decisions = await app.runtime.chat.decisions_for("bob")
+        decisions = await app.runtime.chat.log.decisions_for("bob")
         assert [(d.kind, d.status, d.reason) for d in decisions] == [
             ("message", "sent", "sent"),
             ("message", "held", "cooldown"),
@@ -149,7 +151,7 @@ async def test_messages_in_the_cooldown_are_held_then_sent_as_one_digest_without
             ("message", "held", "cooldown"),
             ("digest", "sent", "sent"),
         ]
-        assert decisions[-1].sms_sid == app.runtime.gateway.sent_to(BOB)[-1].sid
+        assert decisions[-1].sms_sid == app.runtime.clients.gateway.sent_to(BOB)[-1].sid
 
 
 async def test_no_digest_at_all_when_the_recipient_came_back_online(clock, chat_settings, start_app) -> None:
@@ -161,9 +163,9 @@ async def test_no_digest_at_all_when_the_recipient_came_back_online(clock, chat_
         clock.advance(seconds=5)
         await app.client.post("/api/presence", json={"userId": "bob", "online": True}, headers=AUTH)
         clock.advance(minutes=5)  # long offline again by the time the digest is due
-        assert await app.runtime.digests.send_due() == 0
+        assert await app.runtime.chat.digests.send_due() == 0
         assert len(notifications(app)) == 1
-        last = (await app.runtime.chat.decisions_for("bob"))[-1]
+        last = (await app.runtime.chat.log.decisions_for("bob"))[-1]
         assert (last.kind, last.status, last.reason) == ("digest", "skipped", "recipient_online")
 
 
@@ -196,7 +198,7 @@ async def test_a_recipient_who_texted_stop_is_never_texted(clock, chat_settings,
         await post(app, "alice", "held for the digest")
         await app.client.post("/sandbox/messages", json={"from": BOB, "body": "STOP"})
         await app.settle()
-        stop_reply = app.runtime.gateway.sent_to(BOB)[-1].body
+        stop_reply = app.runtime.clients.gateway.sent_to(BOB)[-1].body
         assert "no more texts" in stop_reply
 
         assert (await post(app, "carol", "hi"))["notification"] == {
@@ -204,9 +206,11 @@ async def test_a_recipient_who_texted_stop_is_never_texted(clock, chat_settings,
             "reason": "opted_out",
         }
         clock.advance(minutes=5)
-        assert await app.runtime.digests.send_due() == 0
-        assert app.runtime.gateway.sent_to(BOB)[-1].body == stop_reply  # nothing after the confirmation
-        assert [d.reason for d in await app.runtime.chat.decisions_for("bob")][-1] == "opted_out"
+        assert await app.runtime.chat.digests.send_due() == 0
+        assert (
+            app.runtime.clients.gateway.sent_to(BOB)[-1].body == stop_reply
+        )  # nothing after the confirmation
+        assert [d.reason for d in await app.runtime.chat.log.decisions_for("bob")][-1] == "opted_out"
 
 
 async def test_quiet_hours_defer_to_nine_in_the_recipients_zone_and_the_text_goes_then(
@@ -223,7 +227,7 @@ async def test_quiet_hours_defer_to_nine_in_the_recipients_zone_and_the_text_goe
             "sendAt": "2026-11-25T09:00:00-05:00",
         }
         clock.now = datetime(2026, 11, 25, 8, 59, tzinfo=NEW_YORK)
-        assert await app.runtime.digests.send_due() == 0 and notifications(app) == []
+        assert await app.runtime.chat.digests.send_due() == 0 and notifications(app) == []
         clock.now = datetime(2026, 11, 25, 9, 0, tzinfo=NEW_YORK)
         await app.runtime.worker().sweep()  # what the worker runs every 15 seconds
         assert notifications(app) == [
@@ -244,7 +248,7 @@ async def test_hourly_and_daily_caps_hold_texts_until_the_window_moves_on(
         capped = await post(app, "alice", "m2")
         assert (capped["notification"]["status"], capped["notification"]["reason"]) == ("held", "hourly_cap")
         clock.advance(hours=1)
-        assert await app.runtime.digests.send_due() == 1
+        assert await app.runtime.chat.digests.send_due() == 1
         daily = await post(app, "alice", "m3")
         assert (daily["notification"]["reason"], daily["notification"]["sendAt"]) == (
             "daily_cap",
@@ -270,7 +274,7 @@ async def test_a_text_due_anyway_covers_the_messages_held_before_it(clock, chat_
         await post(app, "carol", "two")
         clock.advance(seconds=31)  # the cooldown is over before any sweep has run
         assert (await post(app, "alice", "three"))["notification"]["status"] == "sent"
-        assert await app.runtime.digests.send_due() == 0
+        assert await app.runtime.chat.digests.send_due() == 0
     assert notifications(app)[1:] == [
         "2 new messages from Carol and Alice - open https://chat.example.com/chat/c1"
     ]
@@ -298,7 +302,7 @@ async def test_users_who_cannot_be_texted_are_not(profile, reason, chat_settings
 async def test_a_refused_send_is_recorded_as_such(code, status, reason, chat_settings, start_app) -> None:
     async with start_app(chat_settings()) as app:
         await chat_people(app)
-        app.runtime.gateway.fail_for(BOB, code)
+        app.runtime.clients.gateway.fail_for(BOB, code)
         posted = await post(app, "alice", "hi")
         assert posted["notification"] == {"status": status, "reason": reason}
         assert await app.runtime.consent.is_opted_out(BOB) is (code == 21610)

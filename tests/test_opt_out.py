@@ -212,7 +212,7 @@ async def test_a_reply_queued_before_stop_is_not_sent_after_it(
         # ...and done with every job for this number (start-up recovery queued it again too): a job still
         # waiting would answer the STOP below itself, racing this test.
         await eventually(
-            lambda: app.runtime.redis.xlen(STREAM), until=lambda jobs: jobs == 0, what="the queue"
+            lambda: app.runtime.clients.redis.xlen(STREAM), until=lambda jobs: jobs == 0, what="the queue"
         )
         queued = await app.runtime.messages.add_outbound(
             Message(
@@ -361,7 +361,7 @@ async def test_export_and_verify_the_ledger(twilio, llm, twilio_settings, start_
 
     verified = await asyncio.to_thread(_cli, ["verify"], tmp_path, settings.database_url)
     assert verified.returncode == 0 and "3 entries" in verified.stdout
-    async with start_app(settings) as app, app.runtime.engine.begin() as connection:
+    async with start_app(settings) as app, app.runtime.clients.engine.begin() as connection:
         await connection.execute(
             text("UPDATE consent_events SET raw_text = 'START' WHERE phone = '+14155550321'")
         )

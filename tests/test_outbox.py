@@ -40,7 +40,7 @@ async def test_a_reply_whose_worker_died_before_sending_goes_once_however_many_p
         clock.advance(minutes=2)
         passes = await asyncio.gather(*(runtime.sender.deliver_due() for _ in range(3)))
         later = await runtime.sender.deliver_due()
-        sent = runtime.gateway.sent_to(PHONE)
+        sent = runtime.clients.gateway.sent_to(PHONE)
         stored = await runtime.messages.get(reply.id)
     assert early == 0 and sum(passes) == 1 and later == 0
     assert [text.body for text in sent] == ["Hello!"]
@@ -53,10 +53,10 @@ async def test_a_reply_the_gateway_took_before_the_crash_is_recorded_not_sent_ag
     async with open_runtime(make_settings(), clock=clock) as runtime:
         reply = await _staged_reply(runtime, "See you at 6.", "SM" + "2" * 32)
         # The hand-over reached the gateway; the process died before writing the SID down.
-        taken = await runtime.gateway.send(OutgoingSms(to=PHONE, body=reply.body))
+        taken = await runtime.clients.gateway.send(OutgoingSms(to=PHONE, body=reply.body))
         clock.advance(minutes=2)
         await runtime.sender.deliver_due()
-        sent = runtime.gateway.sent_to(PHONE)
+        sent = runtime.clients.gateway.sent_to(PHONE)
         stored = await runtime.messages.get(reply.id)
     assert len(sent) == 1
     assert stored.sid == taken.sid and stored.status == "delivered"
@@ -128,10 +128,10 @@ async def test_a_text_after_one_a_dead_worker_left_half_sent_waits_and_goes_afte
         await _staged_reply(runtime, "First answer.", "SM" + "6" * 32)  # its worker died here
         second = await _staged_reply(runtime, "Second answer.", "SM" + "7" * 32)
         held = await runtime.sender.deliver(second, claimed=True)
-        assert held.outcome == "queued" and runtime.gateway.sent_to(PHONE) == []
+        assert held.outcome == "queued" and runtime.clients.gateway.sent_to(PHONE) == []
         clock.advance(minutes=2)
         await runtime.sender.deliver_due()  # the first is checked with the gateway and sent...
         await runtime.sender.deliver_due()  # ...which lets the second go
-        sent = [text.body for text in runtime.gateway.sent_to(PHONE)]
+        sent = [text.body for text in runtime.clients.gateway.sent_to(PHONE)]
         stored = await runtime.messages.get(second.id)
     assert sent == ["First answer.", "Second answer."] and stored.status == "delivered"

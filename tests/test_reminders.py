@@ -79,11 +79,11 @@ async def runtime(make_settings: Callable[..., Settings], clock: Clock) -> Async
 def reminders(runtime: Runtime, store: Any, clock: Clock, **kwargs: Any) -> Reminders:
     return Reminders(
         bookings=store,
-        sessions=session_factory(runtime.engine),
+        sessions=session_factory(runtime.clients.engine),
         sender=runtime.sender,
         renderer=runtime.renderer,
         transcript=runtime.transcript,
-        business=runtime.business,
+        business=runtime.clients.business,
         sender_number=BUSINESS_NUMBER,
         clock=clock,
         **kwargs,
@@ -91,11 +91,11 @@ def reminders(runtime: Runtime, store: Any, clock: Clock, **kwargs: Any) -> Remi
 
 
 def texts(runtime: Runtime) -> list[str]:
-    return [text.body for text in runtime.gateway.sent_to(PHONE)]  # type: ignore[attr-defined]
+    return [text.body for text in runtime.clients.gateway.sent_to(PHONE)]  # type: ignore[attr-defined]
 
 
 async def reminder_rows(runtime: Runtime) -> dict[int, int | None]:
-    async with session_factory(runtime.engine)() as session:
+    async with session_factory(runtime.clients.engine)() as session:
         rows = await session.scalars(select(ReminderSend))
         return {row.lead_minutes: row.message_id for row in rows}
 
@@ -142,7 +142,7 @@ async def test_the_text_names_service_and_local_time_and_never_says_cancel(runti
     body = texts(runtime)[0]
     assert body.startswith("Acme Fitness: reminder, your Yoga is tomorrow at 6:00 PM.")
     assert "cancel" not in body.lower()
-    async with session_factory(runtime.engine)() as session:
+    async with session_factory(runtime.clients.engine)() as session:
         message = await session.scalar(select(Message).where(Message.kind == "reminder"))
     assert message is not None and message.to_number == PHONE and message.status == "delivered"
     assert message.details == {"appointment": "42", "lead_minutes": 24 * 60}
@@ -186,7 +186,7 @@ async def test_an_opted_out_number_gets_no_reminder(runtime: Runtime) -> None:
     await runtime.consent.record(PHONE, "opt_out", source="keyword")
     assert await reminders(runtime, store, clock).send_due() == 0
     assert texts(runtime) == []
-    async with session_factory(runtime.engine)() as session:
+    async with session_factory(runtime.clients.engine)() as session:
         message = await session.scalar(select(Message).where(Message.kind == "reminder"))
     assert message is not None and message.status == "suppressed"
     # Recorded, so it is not retried (and sent) after they opt back in for another reason.
@@ -256,7 +256,7 @@ async def test_past_appointments_and_other_leads(runtime: Runtime) -> None:
 async def add_appointment(
     runtime: Runtime, *, booked_at: datetime, phone: str = PHONE, status: str = "booked"
 ):
-    async with session_factory(runtime.engine)() as session, session.begin():
+    async with session_factory(runtime.clients.engine)() as session, session.begin():
         session.add(
             Appointment(
                 phone=phone,
@@ -281,16 +281,16 @@ async def test_reminders_read_the_built_in_store(runtime: Runtime) -> None:
     await add_appointment(
         runtime, booked_at=START - timedelta(days=5), phone="+14155550143", status="cancelled"
     )
-    store = builtin.SqlBookingStore(session_factory(runtime.engine), runtime.business, clock)
+    store = builtin.SqlBookingStore(session_factory(runtime.clients.engine), runtime.clients.business, clock)
     assert await reminders(runtime, store, clock).send_due() == 1
-    assert len(texts(runtime)) == 1 and runtime.gateway.sent_to("+14155550143") == []  # type: ignore[attr-defined]
+    assert len(texts(runtime)) == 1 and runtime.clients.gateway.sent_to("+14155550143") == []  # type: ignore[attr-defined]
 
 
 async def test_the_built_in_store_tells_reminders_when_it_was_booked(runtime: Runtime) -> None:
     builtin = pytest.importorskip("assistant.bookings.builtin")
     clock = Clock(START - timedelta(minutes=30))
     await add_appointment(runtime, booked_at=START - timedelta(hours=1))
-    store = builtin.SqlBookingStore(session_factory(runtime.engine), runtime.business, clock)
+    store = builtin.SqlBookingStore(session_factory(runtime.clients.engine), runtime.clients.business, clock)
     assert await reminders(runtime, store, clock).send_due() == 0
     assert texts(runtime) == [] and await reminder_rows(runtime) == {24 * 60: None, 120: None}
 

@@ -49,15 +49,15 @@ async def test_customers_texting_together_are_answered_in_shared_round_trips(
     model = Receptionist()
     async with open_clients(make_settings(), clock=clock) as clients:
         runtime = build_services(dataclasses.replace(clients, llm=model))
-        assert isinstance(runtime.gateway, SandboxOutbox)
+        assert isinstance(runtime.clients.gateway, SandboxOutbox)
         # Every third customer has an appointment; the model must see each customer's own, and only it.
         booked = {}
         for index in range(0, CUSTOMERS, 3):
-            day = (clock() + timedelta(days=1 + index)).astimezone(runtime.business.zone).date()
-            while runtime.business.hours_on(day) is None:
+            day = (clock() + timedelta(days=1 + index)).astimezone(runtime.clients.business.zone).date()
+            while runtime.clients.business.hours_on(day) is None:
                 day += timedelta(days=1)
-            start = datetime.combine(day, time(10), tzinfo=runtime.business.zone)
-            booked[phone(index)] = await runtime.bookings.book(
+            start = datetime.combine(day, time(10), tzinfo=runtime.clients.business.zone)
+            booked[phone(index)] = await runtime.clients.bookings.book(
                 BookingRequest(phone=phone(index), service="Yoga", start=start)
             )
         for index in range(CUSTOMERS):
@@ -65,12 +65,14 @@ async def test_customers_texting_together_are_answered_in_shared_round_trips(
             await runtime.inbound.accept(text)
 
         checkouts: list[object] = []  # each is a transaction (or a read) on its own connection
-        event.listen(runtime.engine.sync_engine.pool, "checkout", lambda *args: checkouts.append(args[0]))
+        event.listen(
+            runtime.clients.engine.sync_engine.pool, "checkout", lambda *args: checkouts.append(args[0])
+        )
         worker = runtime.worker()
         await asyncio.gather(*(worker.answer_phone(phone(index)) for index in range(CUSTOMERS)))
 
         for index in range(CUSTOMERS):
-            replies = runtime.gateway.sent_to(phone(index))
+            replies = runtime.clients.gateway.sent_to(phone(index))
             assert len(replies) == 1 and replies[0].body.startswith(f"Thanks for 'hello from {index}'.")
             _, facts = model.asked[f"hello from {index}"]
             assert facts is not None

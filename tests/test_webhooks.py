@@ -11,7 +11,7 @@ from tests.conftest import BUSINESS_NUMBER
 
 
 async def _count(app, table) -> int:
-    async with app.runtime.engine.connect() as connection:
+    async with app.runtime.clients.engine.connect() as connection:
         return await connection.scalar(select(func.count()).select_from(table))
 
 

@@ -54,7 +54,7 @@ async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
         if args.message:
             print(await turn(" ".join(args.message)))
             return 0
-        print(f"Texting {runtime.business.name} as {phone}. Ctrl-D to stop.")
+        print(f"Texting {runtime.clients.business.name} as {phone}. Ctrl-D to stop.")
         while True:
             try:
                 line = await asyncio.to_thread(input, "you> ")

@@ -27,7 +27,6 @@ from prompts.isolated import IsolatedRenderer
 from storage.clock import Clock
 from storage.consent import ConsentBook
 from storage.customers import CustomerDirectory
-from storage.database import session_factory
 from storage.inbox import Inbox
 from storage.messages import MessageLog
 from storage.prompt_versions import DatabaseTemplateSource, PromptVersions
@@ -88,17 +87,17 @@ class Console:
 @contextlib.asynccontextmanager
 async def open_console(runtime: Runtime) -> AsyncIterator[Console]:
     """The console for one app; its draft renderer (a child process) is stopped on the way out."""
-    sessions = session_factory(runtime.engine)  # a factory is only configuration: the engine is shared
+    sessions = runtime.clients.sessions
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
     # Staff read every time in the business's zone, and every action's outcome in the CLI's words.
-    environment.filters["local"] = runtime.business.timestamp
+    environment.filters["local"] = runtime.clients.business.timestamp
     environment.filters["outcome"] = outcome
     console = Console(
-        settings=runtime.settings,
-        business=runtime.business,
-        clock=runtime.clock,
+        settings=runtime.clients.settings,
+        business=runtime.clients.business,
+        clock=runtime.clients.clock,
         actions=runtime.actions,
         conversation=runtime.conversation,
         customers=runtime.customers,
@@ -109,10 +108,10 @@ async def open_console(runtime: Runtime) -> AsyncIterator[Console]:
         versions=runtime.templates.versions,
         source=runtime.templates,
         takeovers=runtime.takeovers,
-        inbox=Inbox(sessions, scope=runtime.settings.consent_scope),
+        inbox=Inbox(sessions, scope=runtime.clients.settings.consent_scope),
         consent=runtime.consent,
-        sessions=SessionStore(runtime.redis),
-        limiter=LoginLimiter(runtime.redis),
+        sessions=SessionStore(runtime.clients.redis),
+        limiter=LoginLimiter(runtime.clients.redis),
         drafts=IsolatedRenderer(),
         templates=Jinja2Templates(env=environment),
     )

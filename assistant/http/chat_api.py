@@ -128,15 +128,16 @@ class ChatApi:
 
     @classmethod
     def of(cls, runtime: Runtime) -> ChatApi:
+        clients, chat = runtime.clients, runtime.chat
         return cls(
-            runtime.settings,
-            runtime.business,
-            runtime.clock,
-            runtime.chat,
-            runtime.chat_users,
-            runtime.presence,
-            runtime.notifier,
-            runtime.verifier,
+            clients.settings,
+            clients.business,
+            clients.clock,
+            chat.log,
+            chat.users,
+            chat.presence,
+            chat.notifier,
+            chat.verifier,
         )
 
 

@@ -30,8 +30,8 @@ class Ops:
 
     @classmethod
     def of(cls, runtime: Runtime) -> Ops:
-        heartbeats = Heartbeats(runtime.redis, clock=runtime.clock)
-        return cls(runtime.engine, runtime.messages, heartbeats, runtime.clock)
+        heartbeats = Heartbeats(runtime.clients.redis, clock=runtime.clients.clock)
+        return cls(runtime.clients.engine, runtime.messages, heartbeats, runtime.clients.clock)
 
 
 async def healthz(request: Request) -> JSONResponse:

@@ -37,7 +37,9 @@ class Sandbox:
 
     @classmethod
     def of(cls, runtime: Runtime) -> Sandbox:
-        return cls(runtime.business, runtime.settings.phone_region, runtime.inbound, runtime.messages)
+        return cls(
+            runtime.clients.business, runtime.clients.settings.phone_region, runtime.inbound, runtime.messages
+        )
 
 
 def _error(message: str, field: str, status: int = 400) -> JSONResponse:

@@ -42,7 +42,13 @@ class Webhooks:
 
     @classmethod
     def of(cls, runtime: Runtime) -> Webhooks:
-        return cls(runtime.settings, runtime.business, runtime.inbound, runtime.sender, runtime.renderer)
+        return cls(
+            runtime.clients.settings,
+            runtime.clients.business,
+            runtime.inbound,
+            runtime.sender,
+            runtime.renderer,
+        )
 
 
 def _state(request: Request) -> Webhooks:

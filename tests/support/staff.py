@@ -16,7 +16,7 @@ _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 async def add_staff(runtime: Runtime, username: str = USERNAME, password: str = PASSWORD) -> None:
-    await StaffAccounts(session_factory(runtime.engine)).add(username, password)
+    await StaffAccounts(session_factory(runtime.clients.engine)).add(username, password)
 
 
 def form_token(html: str) -> str:
