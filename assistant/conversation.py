@@ -148,7 +148,9 @@ class Conversation:
         raw, engine = await self._ask(chat, facts)
         results = await self._actions.dispatch(parse_actions(raw), context)
         text = compose_reply(strip_actions(raw), results) or await self._apology()
-        return await self._reply(phone, talk, user_text, text, engine, results, system_prompt, texted_before)
+        return await self._reply(
+            phone, talk, user_text, text, engine, results, system_prompt, texted_before, turn.first_contact
+        )
 
     async def apologise(self, turn: PendingTurn, reason: str) -> None:
         """End a turn that keeps failing: the apology instead of silence, and the conversation flagged."""
@@ -215,6 +217,7 @@ class Conversation:
         results: list[ActionResult],
         system_prompt: str,
         texted_before: bool | None,
+        first_contact: bool = False,
     ) -> TurnResult:
         """Record the turn's reply (closing the turn), remember it, and send it."""
         customer_id = talk[0].customer_id
@@ -230,7 +233,10 @@ class Conversation:
         # Recording the reply closes the turn: from here on no retry asks the LLM or replies again.
         await self._closings.submit(Closing([message.id for message in talk], "answered", reply))
         await self._transcript.add(
-            phone, {"role": "user", "content": user_text}, {"role": "assistant", "content": reply.body}
+            phone,
+            {"role": "user", "content": user_text},
+            {"role": "assistant", "content": reply.body},
+            first_contact=first_contact,
         )
         await self._sender.deliver(reply, claimed=True)
         log.info("answered %s with %s (%d segment(s))", mask_phone(phone), engine, reply.segments)

@@ -66,7 +66,8 @@ class Transcript:
 
     Redis keeps a window of the last turns; when it has none (expired, flushed) the window is rebuilt from
     the message log. A writer's turns are added only to a window that exists: a forgotten one is rebuilt
-    whole on the next read, from a record that already holds them, so no line ever stands alone.
+    whole on the next read, from a record that already holds them, so no line ever stands alone. Only a
+    first contact's turn begins a window, being all there is.
     """
 
     def __init__(self, window: ConversationHistory, messages: MessageLog) -> None:
@@ -90,9 +91,13 @@ class Transcript:
         await self._window.fill(phone, turns)
         return turns
 
-    async def add(self, phone: str, *turns: Turn) -> None:
-        """Turns just recorded in the message log (call after the commit)."""
-        await self._window.extend(phone, turns)
+    async def add(self, phone: str, *turns: Turn, first_contact: bool = False) -> None:
+        """Turns just recorded in the message log (call after the commit).
+
+        `first_contact`: they are the number's whole conversation, so they begin its window (the next turn
+        then reads them from Redis instead of rebuilding them from the record).
+        """
+        await self._window.extend(phone, turns, begin=first_contact)
 
     async def forget(self, phone: str) -> None:
         await self._window.forget(phone)

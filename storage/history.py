@@ -47,15 +47,16 @@ class ConversationHistory:
             found = await pipe.execute()
         return [[json.loads(item) for item in raw] if raw else None for raw in found]
 
-    async def extend(self, phone: str, turns: Sequence[Turn]) -> None:
-        """Add turns to a remembered window; a forgotten one stays forgotten, to be rebuilt whole."""
+    async def extend(self, phone: str, turns: Sequence[Turn], *, begin: bool = False) -> None:
+        """Add turns to a remembered window; a forgotten one stays forgotten, to be rebuilt whole, unless
+        `begin`: these turns are the whole conversation so far."""
         if turns:
-            await self._extends.submit((phone, turns))
+            await self._extends.submit((phone, turns, begin))
 
-    async def _extend_many(self, additions: Sequence[tuple[str, Sequence[Turn]]]) -> list[None]:
+    async def _extend_many(self, additions: Sequence[tuple[str, Sequence[Turn], bool]]) -> list[None]:
         async with self._redis.pipeline(transaction=True) as pipe:
-            for phone, turns in additions:
-                self._push(pipe, phone, turns, only_if_remembered=True)
+            for phone, turns, begin in additions:
+                self._push(pipe, phone, turns, only_if_remembered=not begin)
             await pipe.execute()
         return [None] * len(additions)
 

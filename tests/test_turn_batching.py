@@ -15,6 +15,7 @@ from assistant.llm.facts import TurnFacts
 from assistant.llm.port import ChatMessage
 from assistant.runtime import build_services, open_clients
 from assistant.sms.sandbox import SandboxOutbox
+from storage.history import ConversationHistory
 from storage.messages import InboundText
 from tests.support.clock import ManualClock
 
@@ -104,3 +105,31 @@ async def test_a_returning_customer_is_shown_their_history_when_others_are_new(
     for index in (1, 2):
         newcomer, _ = model.asked[f"new here {index}"]
         assert [turn["role"] for turn in newcomer] == ["system", "user"]  # nothing remembered: they are new
+
+
+async def test_a_first_contact_begins_the_remembered_window(
+    make_settings: Callable[..., Any], clock: ManualClock
+) -> None:
+    """The next text reads the first exchange from Redis, not by rebuilding it from the record."""
+    model = Receptionist()
+    settings = make_settings()
+    async with open_clients(settings, clock=clock) as clients:
+        runtime = build_services(dataclasses.replace(clients, llm=model))
+        window = ConversationHistory(
+            clients.redis, size=settings.history_size, ttl_seconds=settings.history_ttl_seconds
+        )
+        worker = runtime.worker()
+        await runtime.inbound.accept(InboundText("SM-hi", phone(7), BUSINESS_NUMBER, "hi there", []))
+        await worker.answer_phone(phone(7))
+        remembered = await window.window(phone(7))
+        await runtime.inbound.accept(InboundText("SM-again", phone(7), BUSINESS_NUMBER, "and again", []))
+        await worker.answer_phone(phone(7))
+        first_reply = runtime.clients.gateway.sent_to(phone(7))[0].body
+
+    assert first_reply.startswith("Thanks for 'hi there'.")
+    assert remembered == [
+        {"role": "user", "content": "hi there"},
+        {"role": "assistant", "content": first_reply},
+    ]
+    history, _ = model.asked["and again"]
+    assert [turn["content"] for turn in history[1:]] == ["hi there", first_reply, "and again"]
