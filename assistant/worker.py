@@ -195,7 +195,7 @@ class Worker:
             log.exception("outbox pass failed; it runs again shortly")
 
     async def drain(self) -> None:
-        """Answer and acknowledge every turn queued so then return: for a process answering its own queue."""
+        """Answer and acknowledge every queued turn, then return: for a process that answers its own queue."""
         await self._queue.ensure_group()
         while jobs := await self._queue.take(self._concurrency, block_ms=None):
             await asyncio.gather(*(self._handle(job) for job in jobs))
