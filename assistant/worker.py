@@ -68,6 +68,9 @@ class Worker:
         self._heartbeats = heartbeats
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
+        # Phones with a turn running here, and the jobs that arrived for them since: rather than wait on the
+        # phone's lock (polling Redis), they are acknowledged by that task once it has read the phone again.
+        self._running: dict[str, list[TurnJob]] = {}
         # Concurrent turns read their pending texts together: one query for every phone starting a turn.
         self._pending = Coalescer(messages.pending_turns, max_batch=READ_BATCH)
         self._acks = Coalescer(queue.ack_many, max_batch=READ_BATCH)
@@ -101,9 +104,7 @@ class Worker:
                 await self._reconnect(exc)
                 continue
             for job in jobs:
-                task = asyncio.create_task(self._handle(job))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._dispatch(job)
             if loop.time() >= next_sweep:
                 try:
                     await self.sweep()
@@ -198,20 +199,41 @@ class Worker:
         """Answer and acknowledge every queued turn, then return: for a process that answers its own queue."""
         await self._queue.ensure_group()
         while jobs := await self._queue.take(self._concurrency, block_ms=None):
-            await asyncio.gather(*(self._handle(job) for job in jobs))
+            await asyncio.gather(*(task for job in jobs if (task := self._dispatch(job))))
+
+    def _dispatch(self, job: TurnJob) -> asyncio.Task[None] | None:
+        """Start the job's turn, or hand it to the turn already running here for its phone."""
+        if (arrived := self._running.get(job.phone)) is not None:
+            arrived.append(job)
+            return None
+        self._running[job.phone] = []
+        task = asyncio.create_task(self._handle(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _handle(self, job: TurnJob) -> None:
+        phone, handled = job.phone, [job]
         try:
-            await self.answer_phone(job.phone)
+            while True:
+                await self.answer_phone(phone)
+                # Jobs that arrived meanwhile: the phone is read again for them, and they are done with it.
+                if not (arrived := self._running[phone]):
+                    break
+                handled += arrived
+                self._running[phone] = []
         except OUTAGES:
             self._outage = True  # the outbox pass queues the phone again as soon as it can
-            log.warning("turn for %s waits: the database or Redis is away", mask_phone(job.phone))
+            log.warning("turn for %s waits: the database or Redis is away", mask_phone(phone))
             return
         except Exception:
-            # Left unacknowledged: another worker claims it again once the lease has passed.
-            log.exception("turn for %s failed; it will be retried", mask_phone(job.phone))
+            # Left unacknowledged: another worker claims them again once the lease has passed.
+            log.exception("turn for %s failed; it will be retried", mask_phone(phone))
             return
-        await self._acks.submit(job)
+        finally:
+            # Nothing awaits between the last look at the arrivals and this: none is ever dropped unseen.
+            del self._running[phone]
+        await asyncio.gather(*(self._acks.submit(done) for done in handled))
 
     async def answer_phone(self, phone: str) -> None:
         """Answer everything this phone has pending, a burst at a time, holding the phone's lock."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,9 @@ STREAM = "turns"
 GROUP = "workers"
 # Far above any backlog; SQL, not the stream, is the record of what still needs an answer.
 MAX_LENGTH = 100_000
+# How often a take looks for jobs whose consumer died: the look walks the pending list, which under load is
+# long, and a lease is far longer than this anyway.
+CLAIM_INTERVAL_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,7 @@ class TurnQueue:
         self.stream = stream
         self._lease_ms = int(lease_seconds * 1000)
         self._claim_cursor = "0-0"
+        self._next_claim = 0.0  # monotonic time of the next look for dead consumers' jobs
 
     async def ensure_group(self) -> None:
         try:
@@ -58,6 +63,21 @@ class TurnQueue:
     async def take(self, count: int, block_ms: int | None) -> list[TurnJob]:
         """Jobs left unacknowledged past the lease first (their worker died), then new ones; `block_ms`
         None returns at once when there are none."""
+        jobs = await self._claim(count) if self._claim_due() else []
+        if len(jobs) < count:
+            response = await self._redis.xreadgroup(
+                GROUP, self.consumer, {self.stream: ">"}, count=count - len(jobs), block=block_ms
+            )
+            for _stream, entries in response or []:
+                jobs.extend(self._job(entry_id, fields) for entry_id, fields in entries)
+        return jobs
+
+    def _claim_due(self) -> bool:
+        """Whether to look for dead consumers' jobs now: at once while a look is under way (its cursor
+        is mid-list), else once a CLAIM_INTERVAL_SECONDS."""
+        return self._claim_cursor != "0-0" or time.monotonic() >= self._next_claim
+
+    async def _claim(self, count: int) -> list[TurnJob]:
         cursor, claimed, _deleted = await self._redis.xautoclaim(
             self.stream,
             GROUP,
@@ -67,14 +87,9 @@ class TurnQueue:
             count=count,
         )
         self._claim_cursor = cursor
-        jobs = [self._job(entry_id, fields) for entry_id, fields in claimed if fields]
-        if len(jobs) < count:
-            response = await self._redis.xreadgroup(
-                GROUP, self.consumer, {self.stream: ">"}, count=count - len(jobs), block=block_ms
-            )
-            for _stream, entries in response or []:
-                jobs.extend(self._job(entry_id, fields) for entry_id, fields in entries)
-        return jobs
+        if cursor == "0-0":  # the whole pending list looked at: rest until the next interval
+            self._next_claim = time.monotonic() + CLAIM_INTERVAL_SECONDS
+        return [self._job(entry_id, fields) for entry_id, fields in claimed if fields]
 
     async def ack(self, job: TurnJob) -> None:
         await self.ack_many([job])
