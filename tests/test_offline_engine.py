@@ -220,3 +220,55 @@ def test_find_when_uses_the_business_zone(business: Business) -> None:
     found = find_when("tomorrow at 6pm", datetime(2026, 11, 24, 2, 0, tzinfo=ZoneInfo("UTC")), business)
 
     assert found.start == datetime(2026, 11, 24, 18, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "what's my next appointment?",
+            "Your next appointment is Yoga on Tue Nov 24 at 6:00 PM (#42) (and 1 more",
+        ),
+        ("when is my next class", "Your next appointment is Yoga on Tue Nov 24 at 6:00 PM (#42)"),
+        (
+            "what are my bookings",
+            "Your upcoming appointments: Yoga on Tue Nov 24 at 6:00 PM (#42); "
+            "Personal Training on Fri Nov 27 at 9:00 AM (#43).",
+        ),
+        ("do I have anything booked?", "Your upcoming appointments: Yoga on Tue Nov 24"),
+        ("what time is my appointment", "Your upcoming appointments: Yoga on Tue Nov 24"),
+    ],
+)
+def test_a_customer_asking_about_their_appointments_hears_their_own(
+    engine: OfflineEngine, text: str, expected: str
+) -> None:
+    reply = ask(engine, text)
+    assert reply.startswith(expected), reply
+    assert TAG.findall(reply) == []  # nothing is booked, moved or cancelled by asking
+
+
+def test_asking_about_appointments_with_none_offers_to_book(engine: OfflineEngine) -> None:
+    reply = ask(engine, "when is my next appointment?", appointments=())
+    assert reply == "You have no upcoming appointments. Want to book one? Tell me a service, day and time."
+
+
+@pytest.mark.parametrize(
+    ("text", "tag"),
+    [
+        (
+            "book my next appointment: yoga tomorrow at 6pm",
+            '[ACTION:SCHEDULE service="Yoga" start="2026-11-24T18:00"]',
+        ),
+        ("cancel my next appointment", '[ACTION:CANCEL appointment="42"]'),  # the soonest
+        ("move my next class to friday at 9am", MOVE_42_FRIDAY),
+    ],
+)
+def test_a_change_to_my_next_appointment_changes_the_soonest(
+    engine: OfflineEngine, text: str, tag: str
+) -> None:
+    assert TAG.findall(ask(engine, text)) == [tag]
+
+
+def test_next_friday_is_a_day_not_an_appointment(engine: OfflineEngine) -> None:
+    reply = ask(engine, "move my appointment to next friday at 9am")
+    assert reply.startswith("Which appointment should I move? #42") and TAG.findall(reply) == []

@@ -52,6 +52,20 @@ CANCEL = _words(
     "not coming",
 )
 MOVE = _words("move", "reschedule", "re-schedule", "change", "push", "postpone", "switch", "shift")
+# "what's my next appointment?": asking about one's own bookings, not making one (no booking verb).
+MINE = re.compile(
+    r"^(?!.*\b(?:book|schedule|reserve|sign up)\b).*(?:"
+    r"\b(?:my|next)\s+(?:\w+\s+)?(?:appointments?|appts?|bookings?|reservations?|sessions?|class(?:es)?)\b"
+    r"|\bwhat (?:\w+\s+)?(?:appointments?|bookings?|reservations?|sessions?|classes) (?:do|have) i\b"
+    r"|\bwhen(?:'s| is| are)? my\b"
+    r"|\b(?:do|have) i (?:have|got) (?:any(?:thing)?|an?)\b.*\b(?:booked|appointments?|bookings?|coming up)\b"
+    r"|\bam i (?:booked|scheduled|signed up)\b)",
+    re.IGNORECASE,
+)
+# "my next class" names the soonest appointment ("to next friday" names a day, not one of them).
+NEXT_ONE = re.compile(
+    r"\bnext\s+(?:\w+\s+)?(?:appointment|appt|booking|reservation|session|class)\b", re.IGNORECASE
+)
 # "yoga tomorrow at 6?" has no verb: a service named with a day or time also counts as booking.
 BOOK = _words("book", "schedule", "reserve", r"sign (?:me )?up", "appointment", r"can i (?:get|take|join|do)")
 HOURS = _words("hours", "open", "opening", r"close[sd]?", "closing", "what time")
@@ -108,6 +122,7 @@ class OfflineEngine:
             (HANDOFF, self._handoff),
             (CANCEL, self._cancel),
             (MOVE, self._move),
+            (MINE, self._mine),
             (BOOK, self._book),
             (HOURS, self._hours),
             (PRICES, self._prices),
@@ -203,6 +218,16 @@ class OfflineEngine:
             return self._ask_which("cancel", choices)
         return f'Let me cancel your {appointment.describe()}. [ACTION:CANCEL appointment="{appointment.id}"]'
 
+    def _mine(self, text: str, upcoming: list[Upcoming]) -> str:
+        if not upcoming:
+            return "You have no upcoming appointments. Want to book one? Tell me a service, day and time."
+        soonest = sorted(upcoming, key=lambda a: a.start or datetime.max)
+        if len(soonest) == 1 or re.search(r"\bnext\b", text, re.IGNORECASE):
+            later = f" (and {len(soonest) - 1} more after it)" if len(soonest) > 1 else ""
+            return f"Your next appointment is {soonest[0].describe()} (#{soonest[0].id}){later}."
+        listed = "; ".join(f"{a.describe()} (#{a.id})" for a in soonest)
+        return f"Your upcoming appointments: {listed}."
+
     def _handoff(self, text: str, upcoming: list[Upcoming]) -> str:
         # The handler's result says a person will follow up; this only adds the quicker route.
         call = f"For anything urgent, call us at {self.business.phone}. " if self.business.phone else ""
@@ -249,6 +274,8 @@ class OfflineEngine:
             candidates = [a for a in candidates if a.service and a.service.casefold() == wanted]
         if day is not None:
             candidates = [a for a in candidates if a.start and a.start.date() == day] or candidates
+        if len(candidates) > 1 and NEXT_ONE.search(text):  # "my next class": the soonest of them
+            candidates = sorted(candidates, key=lambda a: a.start or datetime.max)[:1]
         if len(candidates) == 1:
             return candidates[0], []
         return None, candidates or upcoming
