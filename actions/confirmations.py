@@ -15,6 +15,10 @@ TAKE_BATCH = 200  # numbers one pipeline takes pending changes for
 AFFIRMATIVES = frozenset(
     {"YES", "Y", "YEP", "YEAH", "YES PLEASE", "CONFIRM", "OK", "OKAY", "SURE", "SI", "OUI", "JA"}
 )
+# Answers that keep the appointment as it is; anything else is a new request.
+NEGATIVES = frozenset(
+    {"NO", "N", "NOPE", "NAH", "NO THANKS", "NO THANK YOU", "DON'T", "DONT", "NEVER MIND", "NEVERMIND", "NON"}
+)
 
 
 @dataclass(frozen=True, slots=True)

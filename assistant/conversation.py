@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from actions import booking
 from actions.booking_backend import BookingRefused, BookingStore
-from actions.confirmations import AFFIRMATIVES, PendingChange, PendingConfirmations
+from actions.confirmations import AFFIRMATIVES, NEGATIVES, PendingChange, PendingConfirmations
 from actions.parser import neutralise, parse_actions, strip_actions
 from actions.registry import ActionContext, ActionRegistry, ActionResult
 from assistant.business import Business
@@ -128,14 +128,18 @@ class Conversation:
         context = self._context(phone, customer.id, now, turn_key=f"turn:{talk[0].id}")
         # A pending cancel or move waits for YES; any other answer drops it and is a normal turn.
         pending_change = await self._confirmations.take(phone)
-        affirmed = normalise(user_text) in AFFIRMATIVES
-        if pending_change is None and affirmed:
+        answer = normalise(user_text)
+        affirmed, declined = answer in AFFIRMATIVES, answer in NEGATIVES
+        if pending_change is None and (affirmed or declined):
             pending_change = await self._asked_in_last_reply(phone, now)
         if pending_change is not None and affirmed:
             result = await self._actions.call(booking.confirmation(pending_change), context)
             return await self._reply(
                 phone, talk, user_text, result.message, "confirmation", [result], "", texted_before
             )
+        if pending_change is not None and declined:
+            kept = await self._kept(phone, pending_change, now)
+            return await self._reply(phone, talk, user_text, kept, "confirmation", [], "", texted_before)
 
         facts = self._facts(customer, now, await self._upcoming(phone, now), talk)
         system_prompt = await self._renderer.render("system", self._prompt_values(facts))
@@ -159,6 +163,15 @@ class Conversation:
         await self._reply(
             turn.phone, talk, customer_text(talk), await self._apology(), "apology", [], "", None
         )
+
+    async def _kept(self, phone: str, change: PendingChange, now: datetime) -> str:
+        """The answer to a "no" to a cancel or move: nothing changes, and which appointment stays."""
+        verb = "cancel" if change.action == "CANCEL" else "move"
+        found = next((a for a in await self._upcoming(phone, now) if str(a.id) == change.appointment), None)
+        if found is None:
+            return f"OK, I won't {verb} it. Anything else I can help with?"
+        when = self._business.describe_time(found.start)
+        return f"OK, I won't {verb} it: {found.service}, {when} (#{found.id}) stays as it is."
 
     async def _asked_in_last_reply(self, phone: str, now: datetime) -> PendingChange | None:
         """The question the last reply asked, when Redis has lost it (restarted, or in-process and new).

@@ -179,6 +179,29 @@ async def test_anything_but_yes_drops_the_pending_change(twilio, llm, twilio_set
     assert after[0]["start"] == "2026-11-24T18:00-08:00"
 
 
+@pytest.mark.parametrize("answer", ["No", "nope!", "never mind"])
+async def test_no_to_a_cancel_keeps_the_appointment_and_says_which(
+    answer, twilio, llm, twilio_settings, start_app
+) -> None:
+    settings = twilio_settings()
+    async with start_app(settings, clock=clock) as app:
+        llm.reply_with(f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"]')
+        await _say(app, ALICE, "yoga tomorrow 6pm")
+        (appointment,) = await _booked(app, ALICE)
+        llm.reply_with(f'[ACTION:CANCEL appointment="{appointment["id"]}"]')
+        await _say(app, ALICE, "cancel my yoga")
+        requests_before = len(llm.requests)
+        await _say(app, ALICE, answer)
+        assert len(llm.requests) == requests_before  # answered without the LLM
+        kept = _bodies(twilio, ALICE)[-1]
+        llm.reply_with("Anything else?")
+        await _say(app, ALICE, "yes")  # the question is gone: nothing is cancelled now
+        after = await _booked(app, ALICE)
+
+    assert kept == f"OK, I won't cancel it: Yoga, Tue Nov 24 6:00 PM (#{appointment['id']}) stays as it is."
+    assert after[0]["status"] == "booked"
+
+
 async def test_moving_your_own_after_yes(twilio, llm, twilio_settings, start_app) -> None:
     settings = twilio_settings()
     async with start_app(settings, clock=clock) as app:
