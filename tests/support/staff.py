@@ -7,7 +7,6 @@ import re
 import httpx
 
 from assistant.runtime import Runtime
-from storage.database import session_factory
 from storage.staff import StaffAccounts
 
 USERNAME = "dana"
@@ -16,7 +15,7 @@ _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 async def add_staff(runtime: Runtime, username: str = USERNAME, password: str = PASSWORD) -> None:
-    await StaffAccounts(session_factory(runtime.clients.engine)).add(username, password)
+    await StaffAccounts(runtime.clients.sessions).add(username, password)
 
 
 def form_token(html: str) -> str:
