@@ -62,6 +62,14 @@ async def _say(app, phone: str, body: str) -> None:
     await app.settle()
 
 
+async def _alice_books_yoga(app, llm) -> dict:
+    """Alice books tomorrow's 6 PM yoga; her one appointment."""
+    llm.reply_with(f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"]')
+    await _say(app, ALICE, "yoga tomorrow 6pm")
+    (appointment,) = await _booked(app, ALICE)
+    return appointment
+
+
 async def test_two_bookings_in_one_reply_are_two_bookings(twilio, llm, twilio_settings, start_app) -> None:
     llm.reply_with(
         f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"] '
@@ -121,9 +129,7 @@ async def test_refused_bookings_book_nothing_and_never_say_booked(
 async def test_someone_elses_appointment_cannot_be_touched(twilio, llm, twilio_settings, start_app) -> None:
     settings = twilio_settings()
     async with start_app(settings, clock=clock) as app:
-        llm.reply_with(f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"]')
-        await _say(app, ALICE, "yoga tomorrow 6pm")
-        (appointment,) = await _booked(app, ALICE)
+        appointment = await _alice_books_yoga(app, llm)
         for tag in (
             f'[ACTION:CANCEL appointment="{appointment["id"]}"]',
             f'[ACTION:UPDATE appointment="{appointment["id"]}" start="{TOMORROW}T19:00"]',
@@ -143,9 +149,7 @@ async def test_cancelling_your_own_asks_first_then_yes_cancels(
 ) -> None:
     settings = twilio_settings()
     async with start_app(settings, clock=clock) as app:
-        llm.reply_with(f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"]')
-        await _say(app, ALICE, "yoga tomorrow 6pm")
-        (appointment,) = await _booked(app, ALICE)
+        appointment = await _alice_books_yoga(app, llm)
 
         llm.reply_with(f'I\'ve cancelled it! [ACTION:CANCEL appointment="{appointment["id"]}"]')
         await _say(app, ALICE, "I can't make it to yoga tomorrow, please cancel it")
@@ -165,9 +169,7 @@ async def test_cancelling_your_own_asks_first_then_yes_cancels(
 async def test_anything_but_yes_drops_the_pending_change(twilio, llm, twilio_settings, start_app) -> None:
     settings = twilio_settings()
     async with start_app(settings, clock=clock) as app:
-        llm.reply_with(f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"]')
-        await _say(app, ALICE, "yoga tomorrow 6pm")
-        (appointment,) = await _booked(app, ALICE)
+        appointment = await _alice_books_yoga(app, llm)
         llm.reply_with(f'[ACTION:UPDATE appointment="{appointment["id"]}" start="{TOMORROW}T19:00"]')
         await _say(app, ALICE, "move it to 7")
         assert _bodies(twilio, ALICE)[-1].startswith("Reply YES to move Yoga from Tue Nov 24 6:00 PM to")
@@ -185,9 +187,7 @@ async def test_no_to_a_cancel_keeps_the_appointment_and_says_which(
 ) -> None:
     settings = twilio_settings()
     async with start_app(settings, clock=clock) as app:
-        llm.reply_with(f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"]')
-        await _say(app, ALICE, "yoga tomorrow 6pm")
-        (appointment,) = await _booked(app, ALICE)
+        appointment = await _alice_books_yoga(app, llm)
         llm.reply_with(f'[ACTION:CANCEL appointment="{appointment["id"]}"]')
         await _say(app, ALICE, "cancel my yoga")
         requests_before = len(llm.requests)
@@ -205,9 +205,7 @@ async def test_no_to_a_cancel_keeps_the_appointment_and_says_which(
 async def test_moving_your_own_after_yes(twilio, llm, twilio_settings, start_app) -> None:
     settings = twilio_settings()
     async with start_app(settings, clock=clock) as app:
-        llm.reply_with(f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"]')
-        await _say(app, ALICE, "yoga tomorrow 6pm")
-        (appointment,) = await _booked(app, ALICE)
+        appointment = await _alice_books_yoga(app, llm)
         llm.reply_with(f'[ACTION:UPDATE appointment="{appointment["id"]}" start="{TOMORROW}T19:00"]')
         await _say(app, ALICE, "move it to 7")
         await _say(app, ALICE, "YES")
@@ -223,9 +221,7 @@ async def test_a_question_redis_lost_is_read_back_from_the_reply_until_it_expire
 ) -> None:
     now = ManualClock(NOW)
     async with start_app(twilio_settings(confirmation_ttl_seconds=600), clock=now) as app:
-        llm.reply_with(f'[ACTION:SCHEDULE service="Yoga" start="{TOMORROW}T18:00"]')
-        await _say(app, ALICE, "yoga tomorrow 6pm")
-        (appointment,) = await _booked(app, ALICE)
+        appointment = await _alice_books_yoga(app, llm)
         llm.reply_with(f'[ACTION:UPDATE appointment="{appointment["id"]}" start="{TOMORROW}T19:00"]')
         await _say(app, ALICE, "move it to 7")
         await app.runtime.clients.redis.flushdb()  # Redis restarted, or a one-shot `simulate` has a new one
