@@ -126,7 +126,8 @@ class Conversation:
         customer = turn.customer or await self._customers.ensure(phone)
         now = self._clock()
         context = self._context(phone, customer.id, now, turn_key=f"turn:{talk[0].id}")
-        # A pending cancel or move waits for YES; any other answer drops it and is a normal turn.
+        # A pending cancel or move waits for YES, and NO keeps the appointment; any other answer drops it and
+        # is a normal turn.
         pending_change = await self._confirmations.take(phone)
         answer = normalise(user_text)
         affirmed, declined = answer in AFFIRMATIVES, answer in NEGATIVES
