@@ -47,9 +47,6 @@ class TurnQueue:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def enqueue(self, phone: str) -> None:
-        await self.enqueue_many([phone])
-
     async def enqueue_many(self, phones: Sequence[str]) -> list[None]:
         """A turn for each phone, in one round trip; one result per phone (for `Coalescer`)."""
         if not phones:
@@ -90,9 +87,6 @@ class TurnQueue:
         if cursor == "0-0":  # the whole pending list looked at: rest until the next interval
             self._next_claim = time.monotonic() + CLAIM_INTERVAL_SECONDS
         return [self._job(entry_id, fields) for entry_id, fields in claimed if fields]
-
-    async def ack(self, job: TurnJob) -> None:
-        await self.ack_many([job])
 
     async def ack_many(self, jobs: Sequence[TurnJob]) -> list[None]:
         """Acknowledge and drop finished jobs, in one round trip; one result per job (for `Coalescer`)."""

@@ -50,13 +50,13 @@ async def test_unacknowledged_jobs_are_claimed_again_after_the_lease(make_settin
         patient = TurnQueue(runtime.clients.redis, consumer="patient", lease_seconds=3600)
         alive = TurnQueue(runtime.clients.redis, consumer="alive", lease_seconds=0.2)
         await dead.ensure_group()
-        await dead.enqueue(PHONE)
+        await dead.enqueue_many([PHONE])
         taken = await dead.take(10, block_ms=100)
         assert [job.phone for job in taken] == [PHONE]
         assert await patient.take(10, block_ms=50) == []  # leased to the dead consumer for an hour yet
         # Redis measures the lease on its own clock: poll until it has passed.
         again = await eventually(lambda: alive.take(10, block_ms=50), until=bool)
-        await alive.ack(again[0])
+        await alive.ack_many(again[:1])
         after_ack = await alive.take(10, block_ms=50)
     assert [job.id for job in again] == [taken[0].id]
     assert after_ack == []
