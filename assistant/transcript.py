@@ -88,7 +88,7 @@ class Transcript:
         size = self._window.size
         # Three rows per turn is enough to find `size` turns among keyword texts and bursts.
         turns = turns_from_record(await self._messages.recent(phone, size * 3))[-size:]
-        await self._window.fill(phone, turns)
+        await self._window.extend(phone, turns, begin=True)
         return turns
 
     async def add(self, phone: str, *turns: Turn, first_contact: bool = False) -> None:

@@ -49,7 +49,8 @@ class ConversationHistory:
 
     async def extend(self, phone: str, turns: Sequence[Turn], *, begin: bool = False) -> None:
         """Add turns to a remembered window; a forgotten one stays forgotten, to be rebuilt whole, unless
-        `begin`: these turns are the whole conversation so far."""
+        `begin`: these turns are the whole conversation so far (a first contact's, or rebuilt from the
+        record), so they start it."""
         if turns:
             await self._extends.submit((phone, turns, begin))
 
@@ -62,14 +63,6 @@ class ConversationHistory:
 
     async def forget(self, phone: str) -> None:
         await self._redis.delete(self._key(phone))
-
-    async def fill(self, phone: str, turns: Sequence[Turn]) -> None:
-        """Start a window with these turns (rebuilt from the record)."""
-        if not turns:
-            return
-        async with self._redis.pipeline(transaction=True) as pipe:
-            self._push(pipe, phone, turns, only_if_remembered=False)
-            await pipe.execute()
 
     def _push(self, pipe: Pipeline, phone: str, turns: Sequence[Turn], *, only_if_remembered: bool) -> None:
         """Queue the turns' append on `pipe`, keeping the window to its size and its expiry."""
