@@ -154,7 +154,15 @@ class Conversation:
         results = await self._actions.dispatch(parse_actions(raw), context)
         text = compose_reply(strip_actions(raw), results) or await self._apology()
         return await self._reply(
-            phone, talk, user_text, text, engine, results, system_prompt, texted_before, turn.first_contact
+            phone,
+            talk,
+            user_text,
+            text,
+            engine,
+            results,
+            system_prompt,
+            texted_before,
+            first_contact=turn.first_contact,
         )
 
     async def apologise(self, turn: PendingTurn, reason: str) -> None:
@@ -231,6 +239,7 @@ class Conversation:
         results: list[ActionResult],
         system_prompt: str,
         texted_before: bool | None,
+        *,
         first_contact: bool = False,
     ) -> TurnResult:
         """Record the turn's reply (closing the turn), remember it, and send it."""
