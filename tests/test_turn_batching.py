@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from actions.booking_backend import BookingRequest
 from assistant.llm.facts import TurnFacts
 from assistant.llm.port import ChatMessage
-from assistant.runtime import build_services, open_clients
+from assistant.runtime import Runtime, build_services, open_clients
 from assistant.sms.sandbox import SandboxOutbox
 from storage.history import ConversationHistory
 from storage.messages import InboundText
@@ -44,60 +45,67 @@ class Receptionist:
         return None
 
 
-async def test_customers_texting_together_are_answered_in_shared_round_trips(
-    make_settings: Callable[..., Any], clock: ManualClock
-) -> None:
-    model = Receptionist()
+@pytest.fixture
+def model() -> Receptionist:
+    return Receptionist()
+
+
+@pytest.fixture
+async def runtime(
+    make_settings: Callable[..., Any], clock: ManualClock, model: Receptionist
+) -> AsyncIterator[Runtime]:
+    """Every service on this test's database and Redis, with the receptionist as the LLM."""
     async with open_clients(make_settings(), clock=clock) as clients:
-        runtime = build_services(dataclasses.replace(clients, llm=model))
-        assert isinstance(runtime.clients.gateway, SandboxOutbox)
-        # Every third customer has an appointment; the model must see each customer's own, and only it.
-        booked = {}
-        for index in range(0, CUSTOMERS, 3):
-            day = (clock() + timedelta(days=1 + index)).astimezone(runtime.clients.business.zone).date()
-            while runtime.clients.business.hours_on(day) is None:
-                day += timedelta(days=1)
-            start = datetime.combine(day, time(10), tzinfo=runtime.clients.business.zone)
-            booked[phone(index)] = await runtime.clients.bookings.book(
-                BookingRequest(phone=phone(index), service="Yoga", start=start)
-            )
-        for index in range(CUSTOMERS):
-            text = InboundText(f"SM{index:032d}", phone(index), BUSINESS_NUMBER, f"hello from {index}", [])
-            await runtime.inbound.accept(text)
+        yield build_services(dataclasses.replace(clients, llm=model))
 
-        checkouts: list[object] = []  # each is a transaction (or a read) on its own connection
-        event.listen(
-            runtime.clients.engine.sync_engine.pool, "checkout", lambda *args: checkouts.append(args[0])
+
+async def test_customers_texting_together_are_answered_in_shared_round_trips(
+    runtime: Runtime, model: Receptionist
+) -> None:
+    assert isinstance(runtime.clients.gateway, SandboxOutbox)
+    business, now = runtime.clients.business, runtime.clients.clock()
+    # Every third customer has an appointment; the model must see each customer's own, and only it.
+    booked = {}
+    for index in range(0, CUSTOMERS, 3):
+        day = (now + timedelta(days=1 + index)).astimezone(business.zone).date()
+        while business.hours_on(day) is None:
+            day += timedelta(days=1)
+        start = datetime.combine(day, time(10), tzinfo=business.zone)
+        booked[phone(index)] = await runtime.clients.bookings.book(
+            BookingRequest(phone=phone(index), service="Yoga", start=start)
         )
-        worker = runtime.worker()
-        await asyncio.gather(*(worker.answer_phone(phone(index)) for index in range(CUSTOMERS)))
+    for index in range(CUSTOMERS):
+        text = InboundText(f"SM{index:032d}", phone(index), BUSINESS_NUMBER, f"hello from {index}", [])
+        await runtime.inbound.accept(text)
 
-        for index in range(CUSTOMERS):
-            replies = runtime.clients.gateway.sent_to(phone(index))
-            assert len(replies) == 1 and replies[0].body.startswith(f"Thanks for 'hello from {index}'.")
-            _, facts = model.asked[f"hello from {index}"]
-            assert facts is not None
-            expected = [booked[phone(index)].id] if phone(index) in booked else []
-            assert [appointment.id for appointment in facts.appointments] == expected
-        # One at a time a turn takes nine connections for its reads and writes; together they share them.
-        assert len(checkouts) < CUSTOMERS / 2, f"{len(checkouts)} connections taken for {CUSTOMERS} turns"
-        assert await runtime.messages.pending_phones() == []
+    checkouts: list[object] = []  # each is a transaction (or a read) on its own connection
+    event.listen(runtime.clients.engine.sync_engine.pool, "checkout", lambda *args: checkouts.append(args[0]))
+    worker = runtime.worker()
+    await asyncio.gather(*(worker.answer_phone(phone(index)) for index in range(CUSTOMERS)))
+
+    for index in range(CUSTOMERS):
+        replies = runtime.clients.gateway.sent_to(phone(index))
+        assert len(replies) == 1 and replies[0].body.startswith(f"Thanks for 'hello from {index}'.")
+        _, facts = model.asked[f"hello from {index}"]
+        assert facts is not None
+        expected = [booked[phone(index)].id] if phone(index) in booked else []
+        assert [appointment.id for appointment in facts.appointments] == expected
+    # One at a time a turn takes nine connections for its reads and writes; together they share them.
+    assert len(checkouts) < CUSTOMERS / 2, f"{len(checkouts)} connections taken for {CUSTOMERS} turns"
+    assert await runtime.messages.pending_phones() == []
 
 
 async def test_a_returning_customer_is_shown_their_history_when_others_are_new(
-    make_settings: Callable[..., Any], clock: ManualClock
+    runtime: Runtime, model: Receptionist
 ) -> None:
-    model = Receptionist()
-    async with open_clients(make_settings(), clock=clock) as clients:
-        runtime = build_services(dataclasses.replace(clients, llm=model))
-        worker = runtime.worker()
-        await runtime.inbound.accept(InboundText("SM-first", phone(0), BUSINESS_NUMBER, "first visit", []))
-        await worker.answer_phone(phone(0))
-        await runtime.transcript.forget(phone(0))  # the window expired: the record is what remains
-        for index in range(3):
-            body = "back again" if index == 0 else f"new here {index}"
-            await runtime.inbound.accept(InboundText(f"SM-{index}", phone(index), BUSINESS_NUMBER, body, []))
-        await asyncio.gather(*(worker.answer_phone(phone(index)) for index in range(3)))
+    worker = runtime.worker()
+    await runtime.inbound.accept(InboundText("SM-first", phone(0), BUSINESS_NUMBER, "first visit", []))
+    await worker.answer_phone(phone(0))
+    await runtime.transcript.forget(phone(0))  # the window expired: the record is what remains
+    for index in range(3):
+        body = "back again" if index == 0 else f"new here {index}"
+        await runtime.inbound.accept(InboundText(f"SM-{index}", phone(index), BUSINESS_NUMBER, body, []))
+    await asyncio.gather(*(worker.answer_phone(phone(index)) for index in range(3)))
 
     history, _ = model.asked["back again"]
     assert [turn["content"] for turn in history[1:-1]][:1] == ["first visit"]
@@ -107,24 +115,19 @@ async def test_a_returning_customer_is_shown_their_history_when_others_are_new(
         assert [turn["role"] for turn in newcomer] == ["system", "user"]  # nothing remembered: they are new
 
 
-async def test_a_first_contact_begins_the_remembered_window(
-    make_settings: Callable[..., Any], clock: ManualClock
-) -> None:
+async def test_a_first_contact_begins_the_remembered_window(runtime: Runtime, model: Receptionist) -> None:
     """The next text reads the first exchange from Redis, not by rebuilding it from the record."""
-    model = Receptionist()
-    settings = make_settings()
-    async with open_clients(settings, clock=clock) as clients:
-        runtime = build_services(dataclasses.replace(clients, llm=model))
-        window = ConversationHistory(
-            clients.redis, size=settings.history_size, ttl_seconds=settings.history_ttl_seconds
-        )
-        worker = runtime.worker()
-        await runtime.inbound.accept(InboundText("SM-hi", phone(7), BUSINESS_NUMBER, "hi there", []))
-        await worker.answer_phone(phone(7))
-        remembered = await window.window(phone(7))
-        await runtime.inbound.accept(InboundText("SM-again", phone(7), BUSINESS_NUMBER, "and again", []))
-        await worker.answer_phone(phone(7))
-        first_reply = runtime.clients.gateway.sent_to(phone(7))[0].body
+    settings = runtime.clients.settings
+    window = ConversationHistory(
+        runtime.clients.redis, size=settings.history_size, ttl_seconds=settings.history_ttl_seconds
+    )
+    worker = runtime.worker()
+    await runtime.inbound.accept(InboundText("SM-hi", phone(7), BUSINESS_NUMBER, "hi there", []))
+    await worker.answer_phone(phone(7))
+    remembered = await window.window(phone(7))
+    await runtime.inbound.accept(InboundText("SM-again", phone(7), BUSINESS_NUMBER, "and again", []))
+    await worker.answer_phone(phone(7))
+    first_reply = runtime.clients.gateway.sent_to(phone(7))[0].body
 
     assert first_reply.startswith("Thanks for 'hi there'.")
     assert remembered == [
