@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Executable, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -111,10 +111,7 @@ def _pending_statement(scope: str) -> Select[tuple[Message, Customer, bool, bool
 
     Built once, with bound parameters, so SQLAlchemy compiles it once: it runs for every turn.
     """
-    sent = aliased(Message)
-    texted = select(sent.id).where(
-        sent.phone == Message.phone, sent.direction == "outbound", sent.sid.is_not(None)
-    )
+    texted = _texted(Message.phone, sent=aliased(Message))
     held = select(Takeover.id).where(Takeover.phone == Message.phone, active_at(bindparam("now")))
     other = aliased(Message)
     anything_else = select(other.id).where(
@@ -135,11 +132,10 @@ def _pending_statement(scope: str) -> Select[tuple[Message, Customer, bool, bool
     )
 
 
-def _texted(phone: str) -> Select[tuple[int]]:
-    """Texts that went to this number (the first one carries the STOP disclosure)."""
-    return select(Message.id).where(
-        Message.phone == phone, Message.direction == "outbound", Message.sid.is_not(None)
-    )
+def _texted(phone: str | ColumnElement[str], *, sent: type[Message] = Message) -> Select[tuple[int]]:
+    """Texts that went to this number (the first one carries the STOP disclosure); `sent` is the table
+    they are looked up in, an alias when `phone` is a column of the query around it."""
+    return select(sent.id).where(sent.phone == phone, sent.direction == "outbound", sent.sid.is_not(None))
 
 
 @dataclass(frozen=True, slots=True)
