@@ -152,7 +152,7 @@ class Sender:
         caller's to send; otherwise it is claimed here first.
         """
         # The claim is the guard before every send: pending → submitting happens once per attempt.
-        if not claimed and not await self._outbox.claim(message.id):
+        if not claimed and not await self._outbox.claim(message):
             return Delivery("taken")
         # Once claimed, finish even if the caller is cancelled (a shutdown): a send cut off half-way would
         # stay "submitting" until the outbox checks it with the gateway.
@@ -160,6 +160,13 @@ class Sender:
 
     async def _hand_over(self, message: Message) -> Delivery:
         clearance = await self._clearances.submit(message)
+        if not clearance.held:
+            log.warning(
+                "a %s text to %s was taken over while this sender stalled",
+                message.kind,
+                mask_phone(message.to_number),
+            )
+            return Delivery("taken")
         # STOP wins: the consent check is the last thing before the gateway, for every kind of text.
         if message.kind != OPT_OUT_CONFIRMATION and clearance.opted_out:
             await self._outbox.suppressed(message, reason="recipient opted out")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -355,7 +356,9 @@ class MessageLog:
                 ids = [id for closing in closings if closing.state == state for id in closing.inbound_ids]
                 values = {"ids": ids, "state": state, "now": now}
                 closed = set((await connection.execute(statements.close, values)).scalars())
-                if late := [id for id in ids if id not in closed]:
+                # A text in two of these turns is handled by the first: the second must not reply to it too.
+                twice = [id for id, count in Counter(ids).items() if count > 1]
+                if late := [id for id in ids if id not in closed] + twice:
                     raise AlreadyAnswered(f"texts {late} were already handled")
             staged: dict[frozenset[str], list[tuple[Message, dict[str, Any]]]] = {}
             for closing in closings:

@@ -7,6 +7,10 @@ nothing goes back to `pending` with a `next_attempt_at`; one whose fate is unkno
 request went out) stays `submitting` with a `next_attempt_at`, and is then checked with the gateway before
 anything is sent again. A `submitting` row with no next attempt whose writer went quiet for longer than any
 hand-over takes (a crash) is checked the same way.
+
+"Quiet" counts from the writer's last word, and the last word comes right before the gateway is asked:
+`clearances` stamps each text it clears, and clears only texts still as their sender last left them. A
+sender that stalled until another took its text over finds the stamp changed and stands down.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Update, and_, bindparam, or_, select, update
+from sqlalchemy import Executable, Update, and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.clock import Clock
@@ -45,8 +49,10 @@ STATUS_RANK: dict[str, int] = {
 
 @dataclass(frozen=True, slots=True)
 class Clearance:
-    """Whether a claimed text may go now: the number's consent, and an earlier text still waiting to go."""
+    """Whether a claimed text may go now: still this sender's, the number's consent, and an earlier text
+    still waiting to go."""
 
+    held: bool  # False: another sender took it over while this one stalled, so this one must not send it
     opted_out: bool
     behind: datetime | None  # an earlier text to the same number waits for a retry due then
 
@@ -63,21 +69,23 @@ class Outbox:
         # Longer than any hand-over can take (the gateway's timeout and its quick retries).
         self._stale = timedelta(seconds=stale_seconds)
 
-    async def claim(self, message_id: int) -> bool:
+    async def claim(self, message: Message) -> bool:
         """Move pending → submitting; only one caller wins, so a text is handed over at most once."""
-        now = self._clock()
         async with self._engine.begin() as connection:
+            now = self._clock()
             result = await connection.execute(
                 update(Message)
-                .where(Message.id == message_id, Message.status == "pending")
+                .where(Message.id == message.id, Message.status == "pending")
                 .values(status="submitting", next_attempt_at=None, updated_at=now)
             )
-            return result.rowcount == 1
+        if result.rowcount == 1:
+            message.status, message.updated_at, message.next_attempt_at = "submitting", now, None
+        return result.rowcount == 1
 
     async def reclaim(self, message: Message) -> bool:
         """Take over a `submitting` text left for a check, as it was read; one caller wins."""
-        now = self._clock()
         async with self._engine.begin() as connection:
+            now = self._clock()
             result = await connection.execute(
                 update(Message)
                 .where(
@@ -92,26 +100,37 @@ class Outbox:
         return result.rowcount == 1
 
     async def clearances(self, messages: Sequence[Message]) -> list[Clearance]:
-        """The recipients' consent and earlier texts to them still unsent: two reads for the lot, before
-        sending.
+        """Right before sending: whether each claimed text is still this sender's, the recipients' consent,
+        and earlier texts to them still unsent. One transaction for the lot.
 
-        An earlier text waits either for its retry time, or, when it has none (in flight, or left by a
-        process that died), until the outbox would check it with the gateway: later texts go after it.
+        A text still as its sender left it is stamped now, so nobody takes it over while it is being
+        handed over. An earlier text waits either for its retry time, or, when it has none (in flight, or
+        left by a process that died), until the outbox would check it with the gateway: later texts go
+        after it.
         """
         phones = sorted({message.phone for message in messages} | {m.to_number for m in messages})
+        claims = [(message.id, message.updated_at) for message in messages]
         statements = _clearance_statements(self._scope)
-        async with self._engine.connect() as connection:
+        async with self._engine.begin() as connection:
+            now = self._clock()
+            held = set((await connection.execute(statements.hold, {"claims": claims, "now": now})).scalars())
             states = dict((await connection.execute(statements.consent, {"phones": phones})).all())
             unsent = (await connection.execute(statements.unsent, {"phones": phones})).all()
-        return [self._clearance(message, states, unsent) for message in messages]
+        for message in messages:
+            if message.id in held:
+                message.updated_at = now
+        return [self._clearance(message, message.id in held, states, unsent) for message in messages]
 
-    def _clearance(self, message: Message, states: dict[str, str], unsent: Sequence[Any]) -> Clearance:
+    def _clearance(
+        self, message: Message, held: bool, states: dict[str, str], unsent: Sequence[Any]
+    ) -> Clearance:
         earlier = [row for row in unsent if row.phone == message.phone and row.id < message.id]
         retries = [row.next_attempt_at for row in earlier if row.next_attempt_at is not None]
         # One with no retry time is checked with the gateway once quiet for longer than any hand-over.
         checks = [row.updated_at + self._stale for row in earlier if row.next_attempt_at is None]
         behind = max([*retries, *checks], default=None)
-        return Clearance(opted_out=states.get(message.to_number) == OPTED_OUT, behind=behind)
+        opted_out = states.get(message.to_number) == OPTED_OUT
+        return Clearance(held=held, opted_out=opted_out, behind=behind)
 
     async def record_submitted(self, sends: Sequence[Submitted]) -> list[None]:
         """Record the gateway's SIDs and statuses, and take in any callbacks that beat a SID here.
@@ -308,6 +327,7 @@ class Submitted:
 
 @dataclass(frozen=True, slots=True)
 class _ClearanceStatements:
+    hold: Executable
     consent: Executable
     unsent: Executable
 
@@ -315,6 +335,13 @@ class _ClearanceStatements:
 @cache
 def _clearance_statements(scope: str) -> _ClearanceStatements:
     """Built once with bound parameters, so SQLAlchemy compiles each once: they run before every send."""
+    claims = bindparam("claims", expanding=True)
+    hold = (
+        update(Message)
+        .where(tuple_(Message.id, Message.updated_at).in_(claims), Message.status == "submitting")
+        .values(updated_at=bindparam("now"))
+        .returning(Message.id)
+    )
     phones = bindparam("phones", expanding=True)
     consent = select(Consent.phone, Consent.state).where(Consent.scope == scope, Consent.phone.in_(phones))
     unsent = select(Message.phone, Message.id, Message.next_attempt_at, Message.updated_at).where(
@@ -322,7 +349,7 @@ def _clearance_statements(scope: str) -> _ClearanceStatements:
         Message.direction == "outbound",
         Message.status.in_(("pending", "submitting")),
     )
-    return _ClearanceStatements(consent=consent, unsent=unsent)
+    return _ClearanceStatements(hold=hold, consent=consent, unsent=unsent)
 
 
 @dataclass(frozen=True, slots=True)

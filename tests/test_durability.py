@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from assistant.runtime import open_runtime
-from storage.messages import InboundText
+from storage.messages import AlreadyAnswered, Closing, InboundText
+from storage.tables import Message
 from storage.turn_queue import TurnQueue
 from tests.support.waiting import eventually
 
@@ -41,6 +44,30 @@ async def test_a_turn_cannot_be_answered_twice(make_settings, clock) -> None:
         sent = runtime.clients.gateway.sent_to(PHONE)
     assert len(sent) == 1
     assert sorted(type(result).__name__ for result in results) == ["AlreadyAnswered", "TurnResult"]
+
+
+async def test_two_turns_closing_the_same_text_together_reply_at_most_once(make_settings, clock) -> None:
+    async with open_runtime(make_settings(), clock=clock) as runtime:
+        first, _ = await runtime.messages.record_inbound(_text("SM" + "4" * 32, "hello"))
+        second, _ = await runtime.messages.record_inbound(_text("SM" + "5" * 32, "are you there?"))
+        replies = [
+            Message(direction="outbound", phone=PHONE, from_number="", to_number=PHONE, body=body)
+            for body in ("Hi!", "Yes, I'm here.")
+        ]
+        # Two turns that both took the first text, closed in one shared transaction.
+        closings = [
+            Closing([first.id], "answered", replies[0]),
+            Closing([first.id, second.id], "answered", replies[1]),
+        ]
+        with pytest.raises(AlreadyAnswered):
+            await runtime.messages.close_turns(closings)
+        alone = await runtime.messages.close_turns(closings[:1])  # each on its own, as the batch retries them
+        with pytest.raises(AlreadyAnswered):
+            await runtime.messages.close_turns(closings[1:])
+        outbound = [m.body for m in await runtime.messages.listing(phone=PHONE) if m.direction == "outbound"]
+        still_pending = await runtime.messages.pending_turn(PHONE)
+    assert [reply.body for reply in alone] == ["Hi!"] and outbound == ["Hi!"]
+    assert [message.body for message in still_pending.messages] == ["are you there?"]
 
 
 async def test_unacknowledged_jobs_are_claimed_again_after_the_lease(make_settings, clock) -> None:

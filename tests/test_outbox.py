@@ -135,3 +135,19 @@ async def test_a_text_after_one_a_dead_worker_left_half_sent_waits_and_goes_afte
         sent = [text.body for text in runtime.clients.gateway.sent_to(PHONE)]
         stored = await runtime.messages.get(second.id)
     assert sent == ["First answer.", "Second answer."] and stored.status == "delivered"
+
+
+async def test_a_turn_that_stalls_after_its_reply_was_taken_over_does_not_send_it_again(
+    make_settings, clock
+) -> None:
+    async with open_runtime(make_settings(), clock=clock) as runtime:
+        reply = await _staged_reply(runtime, "See you Tuesday.", "SM" + "8" * 32)
+        # Its worker stalls (a long GC pause, a starved machine) for longer than any hand-over takes...
+        clock.advance(minutes=2)
+        taken_over = await runtime.sender.deliver_due()  # ...so the outbox checks the gateway and sends it
+        late = await runtime.sender.deliver(reply, claimed=True)  # then the stalled worker carries on
+        sent = runtime.clients.gateway.sent_to(PHONE)
+        stored = await runtime.messages.get(reply.id)
+    assert taken_over == 1 and late.outcome == "taken"
+    assert [text.body for text in sent] == ["See you Tuesday."]
+    assert stored.sid == sent[0].sid
