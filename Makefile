@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench chaos clean chromium
+.PHONY: run test lint bench chaos eval clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ chromium:
 # The chaos suite at full size (300 texts from 30 phones, about two minutes); `make test` runs a bounded one.
 chaos: $(STAMP)
 	CHAOS=full $(BIN)/python -m pytest -s tests/chaos
+
+# The offline engine's scripted conversations (tests/dialogues/*.toml): prints the share that pass.
+eval: $(STAMP)
+	$(BIN)/python -m tests.dialogues
 
 # Speed figures in one JSON file (PostgreSQL + Redis from TEST_DATABASE_URL / TEST_REDIS_URL, as in .ci/run).
 BENCH_JSON ?= bench-results.json

@@ -46,10 +46,46 @@ def _described(context: ActionContext, booking: Booking) -> str:
 
 
 async def schedule(context: ActionContext, args: dict[str, Any]) -> ActionResult:
+    start = _aware(context, args["start"])
+    if args.get("ask"):
+        return await _ask_to_book(context, args["service"], start)
+    return await _book(context, args["service"], start)
+
+
+def _preview_schedule(context: ActionContext, args: dict[str, Any]) -> str:
+    """What a SCHEDULE would tell the customer, for a rehearsal (the booking's number is not known)."""
+    when = context.business.describe_time(args["start"])
+    if args.get("ask"):
+        return _booking_question(args["service"], when)
+    return f"Booked: {args['service']}, {when}."
+
+
+def _booking_question(service: str, when: str) -> str:
+    return f"{service} on {when}? Reply YES to book it, or tell me another day or time."
+
+
+async def _ask_to_book(context: ActionContext, service: str, start: datetime) -> ActionResult:
+    """A booking the customer's words left unsure (a typo read as a day, a guessed a.m.): ask first."""
+    if start <= context.now:
+        return ActionResult(
+            "SCHEDULE", ok=False, message="That time has passed. Which day and time would you like?"
+        )
+    change = PendingChange("SCHEDULE", "", start=start.isoformat(), service=service)
+    await context.confirmations.ask(context.phone, change)
+    when = context.business.describe_time(start)
+    return ActionResult(
+        "SCHEDULE",
+        ok=False,  # nothing is booked yet
+        message=_booking_question(service, when),
+        data={"awaiting": "YES", "service": service, "start": change.start},
+    )
+
+
+async def _book(context: ActionContext, service: str, start: datetime) -> ActionResult:
     request = BookingRequest(
         phone=context.phone,  # always the sender: the model never chooses whose booking this is
-        service=args["service"],
-        start=_aware(context, args["start"]),
+        service=service,
+        start=start,
         customer_id=context.customer_id,
         idempotency_key=f"{context.turn_key}:SCHEDULE",
     )
@@ -76,7 +112,7 @@ async def ask_to_cancel(context: ActionContext, args: dict[str, Any]) -> ActionR
     return ActionResult(
         "CANCEL",
         ok=False,  # nothing has changed yet: the model's words must not be sent
-        message=f"Reply YES to cancel {booking.service}, {context.business.describe_time(booking.start)}.",
+        message=f"Reply YES to cancel {_described(context, booking)}.",
         data={"appointment": booking.id, "awaiting": "YES"},
     )
 
@@ -93,22 +129,36 @@ async def ask_to_move(context: ActionContext, args: dict[str, Any]) -> ActionRes
     return ActionResult(
         "UPDATE",
         ok=False,
-        message=f"Reply YES to move {booking.service} from {describe(booking.start)} to {describe(start)}.",
+        message=(
+            f"Reply YES to move {booking.service} (#{booking.id}) "
+            f"from {describe(booking.start)} to {describe(start)}."
+        ),
         data={"appointment": booking.id, "awaiting": "YES", "start": change.start},
     )
 
 
 def confirmation(change: PendingChange) -> ActionCall:
     """The CONFIRM call that carries out a change the customer said YES to."""
-    args = {"change": change.action, "appointment": change.appointment}
-    if change.start:
-        args["start"] = change.start
+    args = {"change": change.action}
+    for name, value in (
+        ("appointment", change.appointment),
+        ("start", change.start),
+        ("service", change.service),
+    ):
+        if value:
+            args[name] = value
     return ActionCall("CONFIRM", args)
 
 
 async def confirm(context: ActionContext, args: dict[str, Any]) -> ActionResult:
     """Do a change the customer confirmed with YES, for their own appointment only."""
-    action, appointment = args["change"], args["appointment"]
+    action, appointment = args["change"], args.get("appointment", "")
+    if action == "SCHEDULE":
+        if "service" not in args or "start" not in args:
+            return ActionResult("SCHEDULE", ok=False, message="Which service, day and time would you like?")
+        return await _book(context, args["service"], args["start"])
+    if not appointment:
+        return ActionResult(action, ok=False, message="Which appointment do you mean?")
     try:
         if action == "CANCEL":
             booking = await context.bookings.cancel(phone=context.phone, appointment_id=appointment)
@@ -125,9 +175,16 @@ async def confirm(context: ActionContext, args: dict[str, Any]) -> ActionResult:
 
 def _change(raw: str) -> str:
     value = raw.strip().upper()
-    if value not in ("CANCEL", "UPDATE"):
-        raise ValueError("change must be CANCEL or UPDATE")
+    if value not in ("SCHEDULE", "CANCEL", "UPDATE"):
+        raise ValueError("change must be SCHEDULE, CANCEL or UPDATE")
     return value
+
+
+def _yes(raw: str) -> bool:
+    value = raw.strip().casefold()
+    if value not in ("yes", "no", "true", "false"):
+        raise ValueError("ask must be yes or no")
+    return value in ("yes", "true")
 
 
 def _aware_start(raw: str) -> datetime:
@@ -143,8 +200,14 @@ SCHEDULE = ActionSpec(
     params={
         "service": Param("the service name exactly as listed"),
         "start": Param("local start time, YYYY-MM-DDTHH:MM", parse=_local_start),
+        "ask": Param(
+            "yes to have the customer confirm first, when you had to guess the service, day or time",
+            required=False,
+            parse=_yes,
+        ),
     },
     handler=schedule,
+    preview=_preview_schedule,
     example='[ACTION:SCHEDULE service="Yoga" start="2026-11-24T18:00"]',
     on_invalid="Sorry, I couldn't book that. Which service, day and time would you like?",
 )
@@ -170,11 +233,14 @@ UPDATE = ActionSpec(
 # Never offered to the model: the service calls it when the customer answers YES to one of the above.
 CONFIRM = ActionSpec(
     name="CONFIRM",
-    purpose="Carry out a cancel or move the customer confirmed with YES",
+    purpose="Carry out a booking, cancel or move the customer confirmed with YES",
     params={
-        "change": Param("CANCEL or UPDATE", parse=_change),
-        "appointment": Param("the appointment asked about", parse=_appointment_id),
-        "start": Param("UPDATE: the new start, with its offset", required=False, parse=_aware_start),
+        "change": Param("SCHEDULE, CANCEL or UPDATE", parse=_change),
+        "appointment": Param("the appointment asked about", required=False, parse=_appointment_id),
+        "start": Param(
+            "SCHEDULE, UPDATE: the (new) start, with its offset", required=False, parse=_aware_start
+        ),
+        "service": Param("SCHEDULE: the service", required=False),
     },
     handler=confirm,
     on_invalid="Sorry, I couldn't do that. Could you tell me again what you'd like to change?",

@@ -23,18 +23,24 @@ NEGATIVES = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class PendingChange:
-    """A cancel or move of one appointment, asked for and not yet confirmed."""
+    """A booking, cancel or move, asked for and not yet confirmed."""
 
-    action: str  # CANCEL | UPDATE
-    appointment: str
-    start: str | None = None  # UPDATE: the new start, ISO 8601 with offset
+    action: str  # SCHEDULE | CANCEL | UPDATE
+    appointment: str  # "" for SCHEDULE: nothing is booked yet
+    start: str | None = None  # SCHEDULE, UPDATE: the (new) start, ISO 8601 with offset
+    service: str | None = None  # SCHEDULE: the service to book
 
     @classmethod
     def asked_in(cls, actions: Iterable[Mapping[str, Any]]) -> PendingChange | None:
         """The change a reply asked YES for, from the actions recorded with it (see `booking.ask_to_*`)."""
         for action in actions:
-            if action.get("awaiting") == "YES" and action.get("name") in ("CANCEL", "UPDATE"):
-                return cls(action["name"], str(action["appointment"]), start=action.get("start"))
+            if action.get("awaiting") == "YES" and action.get("name") in ("SCHEDULE", "CANCEL", "UPDATE"):
+                return cls(
+                    action["name"],
+                    str(action.get("appointment") or ""),
+                    start=action.get("start"),
+                    service=action.get("service"),
+                )
         return None
 
 

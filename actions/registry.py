@@ -109,6 +109,8 @@ class ActionSpec:
     read_only: bool = False
     # False: only the service calls it (carrying out a customer's YES), never the model's tags.
     offered: bool = True
+    # What a real run would tell the customer, for a rehearsal that must not run it (its id unknown yet).
+    preview: Callable[[ActionContext, dict[str, Any]], str] | None = None
 
 
 class ActionRegistry:
@@ -185,7 +187,10 @@ class ActionRegistry:
                 continue
             if rehearsal and not spec.read_only:
                 shown = {key: str(value) for key, value in args.items()}
-                results.append(ActionResult(call.name, ok=True, data={"dry_run": True, "args": shown}))
+                preview = spec.preview(context, args) if spec.preview else ""
+                results.append(
+                    ActionResult(call.name, ok=True, message=preview, data={"dry_run": True, "args": shown})
+                )
                 continue
             # Each call of a turn is its own change: two SCHEDULEs must not share one idempotency key.
             own = context if index == 0 else replace(context, turn_key=f"{context.turn_key}:{index}")

@@ -27,6 +27,16 @@ class Service(BaseModel):
     price: float = Field(0.0, ge=0)
 
 
+class Faq(BaseModel):
+    """A question customers ask, the answer to send, and the words or phrases that ask it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    question: str = Field(min_length=1, max_length=200)
+    answer: str = Field(min_length=1, max_length=320)  # two SMS segments at most
+    keywords: tuple[str, ...] = ()
+
+
 class KeywordSettings(BaseModel):
     """Which keyword language packs the gate uses, and extra words the business adds."""
 
@@ -71,6 +81,7 @@ class Business(BaseModel):
     closures: tuple[date, ...] = ()
     hours: dict[str, OpeningHours] = Field(default_factory=dict)
     services: tuple[Service, ...] = ()
+    faq: tuple[Faq, ...] = ()
     keywords: KeywordSettings = KeywordSettings()
 
     @field_validator("timezone")
@@ -124,6 +135,7 @@ class Business(BaseModel):
             "address": self.address,
             "hours": self.hours_summary(),
             "services": [service.model_dump() for service in self.services],
+            "faq": [{"question": entry.question, "answer": entry.answer} for entry in self.faq],
         }
 
     def describe_time(self, moment: datetime) -> str:

@@ -174,7 +174,9 @@ class Conversation:
         )
 
     async def _kept(self, phone: str, change: PendingChange, now: datetime) -> str:
-        """The answer to a "no" to a cancel or move: nothing changes, and which appointment stays."""
+        """The answer to a "no" to a booking, cancel or move: nothing changes, and which appointment stays."""
+        if change.action == "SCHEDULE":
+            return "OK, I won't book it. Would another day or time suit you?"
         verb = "cancel" if change.action == "CANCEL" else "move"
         found = next((a for a in await self._upcoming(phone, now) if str(a.id) == change.appointment), None)
         if found is None:

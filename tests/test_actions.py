@@ -121,7 +121,7 @@ async def test_info_answers_from_the_business_file() -> None:
 def test_the_prompt_lists_exactly_the_registered_actions() -> None:
     described = default_registry().describe()
     assert [action["name"] for action in described] == ["SCHEDULE", "UPDATE", "CANCEL", "INFO", "HANDOFF"]
-    assert [param["name"] for param in described[0]["params"]] == ["service", "start"]
+    assert [param["name"] for param in described[0]["params"]] == ["service", "start", "ask"]
 
 
 def test_a_failed_action_replaces_the_models_words() -> None:
@@ -150,4 +150,4 @@ async def test_the_model_cannot_confirm_a_change_itself() -> None:
 async def test_a_confirmation_is_validated_like_any_action() -> None:
     call = ActionCall("CONFIRM", {"change": "DROP TABLE", "appointment": "42"})
     result = await default_registry().call(call, _context(None))
-    assert not result.ok and "change must be CANCEL or UPDATE" in result.data["error"]
+    assert not result.ok and "change must be SCHEDULE, CANCEL or UPDATE" in result.data["error"]

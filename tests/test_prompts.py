@@ -20,6 +20,7 @@ VALUES = {
         "address": None,
         "hours": ["Mon-Fri 6:00 AM-9:00 PM"],
         "services": [{"name": "Yoga", "duration_minutes": 60, "capacity": 12, "price": 20.0}],
+        "faq": [{"question": "Is there parking?", "answer": "Yes, a garage under the building."}],
     },
     "customer": {"name": "Dana", "tier": "gold", "timezone": None},
     "now": {"iso": "2026-11-23T10:00-08:00", "text": "Monday, November 23, 2026 10:00 AM PST"},
@@ -36,6 +37,7 @@ async def test_system_prompt_renders_the_business_and_customer() -> None:
     assert "Name: Dana; tier: gold" in text
     assert "- #42 Yoga 2026-11-24T18:00" in text  # the line format the offline engine reads
     assert "Yoga, 60 min, $20.00" in text
+    assert "Is there parking? Yes, a garage under the building." in text  # the FAQ, for the model
     assert "reply CANCEL" not in text
 
 

@@ -1,9 +1,11 @@
-"""The offline engine: deterministic intent rules that answer like the LLM, [ACTION:...] tags included.
+"""The offline engine: deterministic rules that answer like the LLM, [ACTION:...] tags included.
 
 It answers when no LLM is configured and when the LLM fails. It reads the turn's facts, never the
 rendered prompt: what the customer wrote and attached, and their upcoming appointments (that list is how
-"cancel my yoga" finds appointment 42), so a staff edit of the system template cannot break it. Without
-facts (called on its own) it reads the last user message and knows no appointments.
+"cancel my yoga" finds appointment 42), so a staff edit of the system template cannot break it. It follows
+the conversation's recent messages, so "friday at 7" answers the question its last reply asked and
+"actually make it 7" corrects what was just booked. Without facts (called on its own) it reads the last
+user message and knows no appointments.
 It never says an action succeeded: the booking handler's result is added to the reply by the caller.
 """
 
@@ -11,83 +13,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from assistant.business import Business, Service
+from assistant.llm.dialogue import Thread, follow
 from assistant.llm.facts import TurnFacts
+from assistant.llm.faq import FaqIndex
 from assistant.llm.port import ChatMessage
-from assistant.llm.when import When, find_when
+from assistant.llm.reading import Reader, Reading
+from assistant.llm.when import When
+from storage.clock import system_clock
 
-APPOINTMENT_ID = re.compile(
-    r"(?:#\s*|\b(?:appointment|appt|booking|reservation)\s*(?:#|no\.?|number)?\s*)(?P<id>\d+)\b",
-    re.IGNORECASE,
+# "where are you?" with no FAQ entry for it: the address is the answer.
+WHERE = re.compile(r"\b(?:where (?:are|r) (?:you|u)|located|location|address|directions)\b", re.IGNORECASE)
+# "no" to a question that was not a YES question: nothing more to work out.
+DECLINE = re.compile(
+    r"^\W*(?:no|nope|nah|no thanks?|no thank you|never ?mind|forget it|not now)\W*$", re.IGNORECASE
 )
-
-
-def _words(*alternatives: str) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.IGNORECASE)
-
-
-# The intent patterns, one per line; the engine tries them in the order it lists them.
-HANDOFF = _words(
-    "human",
-    "real person",
-    "a person",
-    r"(?:talk|speak|chat) (?:to|with) some(?:one|body)",
-    "staff",
-    "agent",
-    "representative",
-    "manager",
-    "operator",
-)
-CANCEL = _words(
-    r"cancel\w*",
-    "call off",
-    r"can'?t make it",
-    "cannot make it",
-    r"won'?t make it",
-    r"can'?t come",
-    r"unable to (?:make|come|attend)",
-    "not coming",
-)
-MOVE = _words("move", "reschedule", "re-schedule", "change", "push", "postpone", "switch", "shift")
-# "what's my next appointment?": asking about one's own bookings, not making one (no booking verb).
-MINE = re.compile(
-    r"^(?!.*\b(?:book|schedule|reserve|sign up)\b).*(?:"
-    r"\b(?:my|next)\s+(?:\w+\s+)?(?:appointments?|appts?|bookings?|reservations?|sessions?|class(?:es)?)\b"
-    r"|\bwhat (?:\w+\s+)?(?:appointments?|bookings?|reservations?|sessions?|classes) (?:do|have) i\b"
-    r"|\bwhen(?:'s| is| are)? my\b"
-    r"|\b(?:do|have) i (?:have|got) (?:any(?:thing)?|an?)\b.*\b(?:booked|appointments?|bookings?|coming up)\b"
-    r"|\bam i (?:booked|scheduled|signed up)\b)",
-    re.IGNORECASE,
-)
-# "my next class" names the soonest appointment ("to next friday" names a day, not one of them).
-NEXT_ONE = re.compile(
-    r"\bnext\s+(?:\w+\s+)?(?:appointment|appt|booking|reservation|session|class)\b", re.IGNORECASE
-)
-# "yoga tomorrow at 6?" has no verb: a service named with a day or time also counts as booking.
-BOOK = _words("book", "schedule", "reserve", r"sign (?:me )?up", "appointment", r"can i (?:get|take|join|do)")
-HOURS = _words("hours", "open", "opening", r"close[sd]?", "closing", "what time")
-PRICES = _words(
-    r"prices?",
-    "pricing",
-    r"costs?",
-    "how much",
-    r"rates?",
-    r"fees?",
-    "services",
-    "classes",
-    "offer",
-    "menu",
-    "what do you have",
-)
-THANKS = _words("thanks", r"thank (?:you|u)", "thx", "ty", "tysm", "appreciate it", "cheers")
-# Words too common to name a service on their own ("class" in "Spin Class").
-GENERIC_WORDS = frozenset({"class", "classes", "session", "lesson", "appointment", "with", "and", "the"})
-GREETING = re.compile(
-    r"^\W*(?:hi|hello|hey|hiya|howdy|yo|good (?:morning|afternoon|evening))\b", re.IGNORECASE
-)
+AGREE = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|ok|okay|great|perfect|sounds good)\W*$", re.IGNORECASE)
+# "43" answering "which appointment?".
+BARE_NUMBER = re.compile(r"^\W*#?\s*(\d{1,18})\W*$")
 
 
 @dataclass(frozen=True)
@@ -105,6 +51,19 @@ class Upcoming:
         return f"appointment #{self.id}"
 
 
+@dataclass(frozen=True)
+class Request:
+    """What the customer wants done, from their text and the thread it continues."""
+
+    intent: str | None
+    text: str = ""
+    service: Service | None = None
+    when: When = field(default_factory=When)  # book, move: the time asked for; cancel: the day named
+    appointment_id: str | None = None
+    next_one: bool = False
+    guessed: tuple[str, ...] = ()  # what was assumed: a booking then waits for the customer's YES
+
+
 class OfflineEngine:
     """A `ChatModel` that answers from rules, without any network."""
 
@@ -112,24 +71,20 @@ class OfflineEngine:
 
     def __init__(self, business: Business, clock: Callable[[], datetime] | None = None) -> None:
         self.business = business
-        self.clock = clock or (lambda: datetime.now(UTC))
-        self._aliases = _service_aliases(business.services)
-        # Longest first so "Personal Training" wins over a shorter name it contains.
-        names = sorted((re.escape(alias) for alias in self._aliases), key=len, reverse=True)
-        self._service_names = _words(*names) if names else re.compile(r"(?!x)x")  # never matches
-        # Checked top to bottom; the first pattern found in the message picks the intent.
-        self._intents: tuple[tuple[re.Pattern[str], Callable[[str, list[Upcoming]], str]], ...] = (
-            (HANDOFF, self._handoff),
-            (CANCEL, self._cancel),
-            (MOVE, self._move),
-            (MINE, self._mine),
-            (BOOK, self._book),
-            (HOURS, self._hours),
-            (PRICES, self._prices),
-            (self._service_names, self._about_service),
-            (THANKS, self._thanks),
-            (GREETING, self._greeting),
-        )
+        self.clock = clock or system_clock
+        self._reader = Reader(business, self.clock)
+        self._faq = FaqIndex(business.faq)
+        self._handlers: dict[str, Callable[[Request, list[Upcoming]], str]] = {
+            "cancel": self._cancel,
+            "move": self._move,
+            "mine": self._mine,
+            "book": self._book,
+            "hours": self._hours,
+            "prices": self._prices,
+            "service": self._about_service,
+            "thanks": self._thanks,
+            "greeting": self._greeting,
+        }
 
     async def complete(self, messages: list[ChatMessage], facts: TurnFacts | None = None) -> str:
         """Answer the last user message."""
@@ -152,88 +107,142 @@ class OfflineEngine:
             ]
         if media and not text:
             return self._media(media)
-        for pattern, handler in self._intents:
-            if pattern.search(text):
-                return handler(text, upcoming)
-        return self._unknown()
+        reading = self._reader.read(text)
+        if reading.intent == "handoff":
+            return self._handoff()
+        if (entry := self._faq.answer_for(reading.text)) is not None:
+            return entry.answer
+        if reading.intent is None and self.business.address and WHERE.search(reading.text):
+            return f"We're at {self.business.address}."
+        if DECLINE.match(reading.text):
+            return "No problem. Is there anything else I can help with?"
+        if AGREE.match(reading.text):  # a YES with nothing waiting for it
+            return "Great! Is there anything else I can help with?"
+        thread = follow(messages, self._reader)
+        request = self._continued(reading, thread, upcoming) or self._fresh(reading, thread)
+        handler = self._handlers.get(request.intent or "")
+        return handler(request, upcoming) if handler else self._unknown()
+
+    def _fresh(self, reading: Reading, thread: Thread) -> Request:
+        """The request a text makes on its own ("book it" books the service just talked about)."""
+        when = reading.when
+        if reading.intent == "move":  # "move my tuesday yoga to friday at 9": the new time follows "to"
+            when = self._reader.when_in(reading.text.rpartition(" to ")[2])
+        service = reading.service or (thread.service if reading.intent == "book" else None)
+        return Request(
+            reading.intent,
+            text=reading.text,
+            service=service,
+            when=when,
+            appointment_id=reading.appointment_id,
+            next_one=reading.next_one,
+            guessed=reading.guessed,
+        )
+
+    def _continued(self, reading: Reading, thread: Thread, upcoming: list[Upcoming]) -> Request | None:
+        """The thread's request with this text's answer or correction in it; None if it starts anew."""
+        if not thread.open:
+            return None
+        if reading.intent not in (None, "service", thread.intent) and not reading.correction:
+            return None  # a new question or request
+        typos = tuple(guess for guess in reading.guessed if "→" in guess)
+        just_done = next((a for a in upcoming if a.id == thread.appointment_id), None)
+        if just_done is not None and just_done.start and thread.intent in ("book", "move"):
+            # "actually make it 7", just after it was booked (or a move was asked): move that appointment.
+            start = just_done.start
+            when = self._reader.when_in(reading.text, day=start.date(), near=start.time(), loose=True)
+            if when.empty:
+                return None
+            moved = When(day=when.day or start.date(), clock=when.clock or start.time())
+            return Request("move", text=reading.text, appointment_id=just_done.id, when=moved, guessed=typos)
+        if not thread.asked:
+            return None
+        when = self._reader.when_in(reading.text, day=thread.day, near=thread.clock, loose=True)
+        asked_time = When(day=when.day or thread.day, clock=when.clock or thread.clock, assumed=when.assumed)
+        bare = BARE_NUMBER.match(reading.text)
+        return Request(
+            thread.intent,
+            text=reading.text,
+            service=reading.service or thread.service,
+            when=asked_time if thread.intent != "cancel" else when,
+            appointment_id=reading.appointment_id or (bare[1] if bare else None),
+            next_one=reading.next_one,
+            guessed=typos + when.assumed,
+        )
 
     # --- one function per intent ---
 
-    def _greeting(self, text: str, upcoming: list[Upcoming]) -> str:
+    def _greeting(self, request: Request, upcoming: list[Upcoming]) -> str:
         return (
             f"Hi! This is {self.business.name}. I can tell you our hours and prices, and book, move or "
             "cancel an appointment for you. What can I do for you?"
         )
 
-    def _hours(self, text: str, upcoming: list[Upcoming]) -> str:
+    def _hours(self, request: Request, upcoming: list[Upcoming]) -> str:
         lines = self.business.hours_summary()
         if not lines:
             return f"Please call us{self._phone(' at ')} for our opening hours."
         return f"{self.business.name} hours: {'; '.join(lines)}."
 
-    def _prices(self, text: str, upcoming: list[Upcoming]) -> str:
-        service = self._service_in(text)
-        if service:
-            return _service_line(service) + " Want me to book one? Tell me a day and time."
+    def _prices(self, request: Request, upcoming: list[Upcoming]) -> str:
+        if request.service:
+            return _service_line(request.service) + " Want me to book one? Tell me a day and time."
         if not self.business.services:
             return f"Please call us{self._phone(' at ')} to hear what we offer."
         return f"We offer {self._service_list()}. Want me to book one?"
 
-    def _about_service(self, text: str, upcoming: list[Upcoming]) -> str:
+    def _about_service(self, request: Request, upcoming: list[Upcoming]) -> str:
         # A service with a day or time ("yoga tomorrow at 6pm?") is a booking request without the verb.
-        if not self._find_when(text).empty:
-            return self._book(text, upcoming)
-        return self._prices(text, upcoming)
+        if not request.when.empty:
+            return self._book(request, upcoming)
+        return self._prices(request, upcoming)
 
-    def _book(self, text: str, upcoming: list[Upcoming]) -> str:
-        service = self._service_in(text)
+    def _book(self, request: Request, upcoming: list[Upcoming]) -> str:
+        service, when = request.service, request.when
         if service is None:
             if not self.business.services:
                 return f"Please call us{self._phone(' at ')} to book."
             return f"Which would you like to book? We offer {self._service_list()}."
-        when = self._find_when(text)
         if when.start is None:
             return f"What {self._missing(when)} would you like for {service.name}?"
-        return (
-            f"Let me book {service.name} for {_when(when.start)}. "
-            f'[ACTION:SCHEDULE service="{service.name}" start="{_iso(when.start)}"]'
-        )
+        # Only the tag: the handler's "Booked: ..." (or its question, when it was guessed) is the reply.
+        ask = ' ask="yes"' if request.guessed else ""
+        return f'[ACTION:SCHEDULE service="{service.name}" start="{_iso(when.start)}"{ask}]'
 
-    def _move(self, text: str, upcoming: list[Upcoming]) -> str:
-        appointment, choices = self._choose(text, upcoming, day=None)
+    def _move(self, request: Request, upcoming: list[Upcoming]) -> str:
+        appointment, choices = self._choose(request, upcoming, day=None)
         if appointment is None:
             return self._ask_which("move", choices)
-        # "move my tuesday yoga to friday at 9": the new time follows the last "to".
-        when = self._find_when(text.rpartition(" to ")[2])
-        if when.start is None:
-            return f"What {self._missing(when)} should I move your {appointment.describe()} to?"
+        start = request.when.start
+        if start is None:
+            return f"What {self._missing(request.when)} should I move your {appointment.describe()} to?"
         return (
-            f"Let me move your {appointment.describe()} to {_when(when.start)}. "
-            f'[ACTION:UPDATE appointment="{appointment.id}" start="{_iso(when.start)}"]'
+            f"Let me move your {appointment.describe()} to {_when(start)}. "
+            f'[ACTION:UPDATE appointment="{appointment.id}" start="{_iso(start)}"]'
         )
 
-    def _cancel(self, text: str, upcoming: list[Upcoming]) -> str:
-        appointment, choices = self._choose(text, upcoming, day=self._find_when(text).day)
+    def _cancel(self, request: Request, upcoming: list[Upcoming]) -> str:
+        appointment, choices = self._choose(request, upcoming, day=request.when.day)
         if appointment is None:
             return self._ask_which("cancel", choices)
         return f'Let me cancel your {appointment.describe()}. [ACTION:CANCEL appointment="{appointment.id}"]'
 
-    def _mine(self, text: str, upcoming: list[Upcoming]) -> str:
+    def _mine(self, request: Request, upcoming: list[Upcoming]) -> str:
         if not upcoming:
             return "You have no upcoming appointments. Want to book one? Tell me a service, day and time."
         soonest = sorted(upcoming, key=lambda a: a.start or datetime.max)
-        if len(soonest) == 1 or re.search(r"\bnext\b", text, re.IGNORECASE):
+        if len(soonest) == 1 or re.search(r"\bnext\b", request.text, re.IGNORECASE):
             later = f" (and {len(soonest) - 1} more after it)" if len(soonest) > 1 else ""
             return f"Your next appointment is {soonest[0].describe()} (#{soonest[0].id}){later}."
         listed = "; ".join(f"{a.describe()} (#{a.id})" for a in soonest)
         return f"Your upcoming appointments: {listed}."
 
-    def _handoff(self, text: str, upcoming: list[Upcoming]) -> str:
+    def _handoff(self) -> str:
         # The handler's result says a person will follow up; this only adds the quicker route.
         call = f"For anything urgent, call us at {self.business.phone}. " if self.business.phone else ""
         return f'{call}[ACTION:HANDOFF reason="customer asked for a person"]'
 
-    def _thanks(self, text: str, upcoming: list[Upcoming]) -> str:
+    def _thanks(self, request: Request, upcoming: list[Upcoming]) -> str:
         return "You're welcome! Text us anytime."
 
     def _media(self, attachments: list[str]) -> str:
@@ -248,33 +257,24 @@ class OfflineEngine:
 
     # --- helpers ---
 
-    def _service_in(self, text: str) -> Service | None:
-        match = self._service_names.search(text)
-        return self._aliases.get(match.group(0).casefold()) if match else None
-
     def _service_list(self) -> str:
         services = self.business.services
         return ", ".join(f"{s.name} {_price(s.price)} ({s.duration_minutes} min)" for s in services)
 
-    def _find_when(self, text: str) -> When:
-        # Service names and appointment ids are not dates ("appointment 42", "Spin 45").
-        cleaned = APPOINTMENT_ID.sub(" ", self._service_names.sub(" ", text))
-        return find_when(cleaned, self.clock(), self.business)
-
     def _choose(
-        self, text: str, upcoming: list[Upcoming], day: date | None
+        self, request: Request, upcoming: list[Upcoming], day: date | None
     ) -> tuple[Upcoming | None, list[Upcoming]]:
         """The appointment the customer means, or None and the ones to ask about."""
-        if named := APPOINTMENT_ID.search(text):
-            listed = next((a for a in upcoming if a.id == named["id"]), None)
-            return listed or Upcoming(id=named["id"]), []
+        if request.appointment_id is not None:
+            listed = next((a for a in upcoming if a.id == request.appointment_id), None)
+            return listed or Upcoming(id=request.appointment_id), []
         candidates = upcoming
-        if service := self._service_in(text):
-            wanted = service.name.casefold()
+        if request.service is not None:
+            wanted = request.service.name.casefold()
             candidates = [a for a in candidates if a.service and a.service.casefold() == wanted]
         if day is not None:
             candidates = [a for a in candidates if a.start and a.start.date() == day] or candidates
-        if len(candidates) > 1 and NEXT_ONE.search(text):  # "my next class": the soonest of them
+        if len(candidates) > 1 and request.next_one:  # "my next class": the soonest of them
             candidates = sorted(candidates, key=lambda a: a.start or datetime.max)[:1]
         if len(candidates) == 1:
             return candidates[0], []
@@ -295,19 +295,6 @@ class OfflineEngine:
 
     def _phone(self, prefix: str) -> str:
         return f"{prefix}{self.business.phone}" if self.business.phone else ""
-
-
-def _service_aliases(services: tuple[Service, ...]) -> dict[str, Service]:
-    """Each service by its full name and, when only it has one, by a longer word of it ("training")."""
-    aliases = {service.name.casefold(): service for service in services}
-    owners: dict[str, list[Service]] = {}
-    for service in services:
-        for word in re.findall(r"[a-z]{4,}", service.name.casefold()):
-            owners.setdefault(word, []).append(service)
-    for word, having in owners.items():
-        if len(having) == 1 and word not in GENERIC_WORDS:
-            aliases.setdefault(word, having[0])
-    return aliases
 
 
 def _service_line(service: Service) -> str:

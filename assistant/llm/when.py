@@ -21,6 +21,8 @@ _CLOCK_PATTERNS = (
     re.compile(rf"\b(?:at\s+)?(?P<hour>\d{{1,2}})\s*{_MERIDIEM}", re.IGNORECASE),
     re.compile(r"\bat\s+(?P<hour>\d{1,2})\b(?![/.\-]\d)", re.IGNORECASE),
 )
+# Answering or correcting a time ("make it 7", "8 instead"), a bare number is an hour.
+_BARE_HOUR = re.compile(r"\b(?P<hour>\d{1,2})\b(?![/.\-:]\d|\s*(?:st|nd|rd|th)\b)", re.IGNORECASE)
 _NOON = re.compile(r"\b(?:at\s+)?(?:noon|midday)\b", re.IGNORECASE)
 _EVENING = re.compile(r"\b(?:tonight|evening|afternoon|after work)\b", re.IGNORECASE)
 _MORNING = re.compile(r"\bmorning\b", re.IGNORECASE)
@@ -35,6 +37,8 @@ class When:
 
     day: date | None = None
     clock: time | None = None
+    # What was assumed rather than said: "the day" for a time alone, "a.m. or p.m." for a bare "at 6".
+    assumed: tuple[str, ...] = ()
 
     @property
     def start(self) -> datetime | None:
@@ -48,29 +52,46 @@ class When:
         return self.day is None and self.clock is None
 
 
-def find_when(text: str, now: datetime, business: Business) -> When:
-    """Read a day and a clock time out of `text`, relative to the aware `now`, in the business's zone."""
+def find_when(
+    text: str,
+    now: datetime,
+    business: Business,
+    *,
+    day: date | None = None,
+    near: time | None = None,
+    loose: bool = False,
+) -> When:
+    """Read a day and a clock time out of `text`, relative to the aware `now`, in the business's zone.
+
+    `day` and `near` are what is being discussed already: a time alone is on that day, and a bare
+    "make it 7" is the 7 closest to that time. `loose`: the text answers or corrects a time, so a bare
+    number is an hour.
+    """
     local_now = now.astimezone(business.zone).replace(tzinfo=None, second=0, microsecond=0)
     text = _SHORTHAND.sub("tomorrow", text)
-    hour_minute, meridiem, rest = _cut_clock(text)
+    hour_minute, meridiem, rest = _cut_clock(text, loose=loose)
     named_day = _find_day(rest, local_now, business)
     if hour_minute is None:
         return When(day=named_day)
-    day = named_day or local_now.date()
-    clock = _resolve_clock(hour_minute, meridiem, day, local_now, business)
-    if clock is None:
+    on = named_day or day or local_now.date()
+    resolved = _resolve_clock(hour_minute, meridiem, on, local_now, business, near=near)
+    if resolved is None:
         return When(day=named_day)
-    if named_day is None and datetime.combine(day, clock) <= local_now:
-        # A time with no day means the next time that clock comes round.
-        day += timedelta(days=1)
-    return When(day=day, clock=clock)
+    clock, unsure = resolved
+    assumed = ("a.m. or p.m.",) if unsure else ()
+    if named_day is None and day is None:
+        assumed = ("the day", *assumed)
+        if datetime.combine(on, clock) <= local_now:
+            # A time with no day means the next time that clock comes round.
+            on += timedelta(days=1)
+    return When(day=on, clock=clock, assumed=assumed)
 
 
-def _cut_clock(text: str) -> tuple[tuple[int, int] | None, str | None, str]:
+def _cut_clock(text: str, *, loose: bool = False) -> tuple[tuple[int, int] | None, str | None, str]:
     """Find a clock time; return (hour, minute), its meridiem ('a', 'p', '24h' or None), and the rest."""
     if match := _NOON.search(text):
         return (12, 0), "p", _remove(text, match)
-    for pattern in _CLOCK_PATTERNS:
+    for pattern in (*_CLOCK_PATTERNS, _BARE_HOUR) if loose else _CLOCK_PATTERNS:
         match = pattern.search(text)
         if not match:
             continue
@@ -90,28 +111,45 @@ def _cut_clock(text: str) -> tuple[tuple[int, int] | None, str | None, str]:
 
 
 def _resolve_clock(
-    hour_minute: tuple[int, int], ampm: str | None, day: date, now: datetime, business: Business
-) -> time | None:
-    """Turn an hour into a time of day; a bare "at 6" becomes whichever reading the business is open at."""
+    hour_minute: tuple[int, int],
+    ampm: str | None,
+    day: date,
+    now: datetime,
+    business: Business,
+    *,
+    near: time | None,
+) -> tuple[time, bool] | None:
+    """Turn an hour into a time of day, and whether that was a guess between a.m. and p.m.
+
+    A bare "at 6" is whichever reading the business is open at; when both are, the one closest to the
+    time being discussed, else the usual one (1-7 in the evening, 8-11 in the morning), as a guess.
+    """
     hour, minute = hour_minute
     if ampm == "24h":
-        return time(hour, minute)
+        return time(hour, minute), False
     if hour > 12 or hour == 0:
         return None  # "13pm" or "0am" is not a time
     if ampm == "a":
-        return time(hour % 12, minute)
+        return time(hour % 12, minute), False
     if ampm == "p":
-        return time(hour % 12 + 12, minute)
-    readings = [time(hour % 12, minute), time(hour % 12 + 12, minute)]
+        return time(hour % 12 + 12, minute), False
+    morning, evening = time(hour % 12, minute), time(hour % 12 + 12, minute)
+    readings = [evening, morning] if hour <= 7 or hour == 12 else [morning, evening]
+    if near is not None:
+        readings.sort(key=lambda reading: abs(_minutes(reading) - _minutes(near)))
 
     def open_at(reading: time) -> bool:
         return business.is_open_at(datetime.combine(day, reading, tzinfo=business.zone))
 
-    # Prefer a reading that is open and still ahead, then one that is open, then the literal hour.
-    for candidate in readings:
-        if open_at(candidate) and datetime.combine(day, candidate) > now:
-            return candidate
-    return next((candidate for candidate in readings if open_at(candidate)), readings[0])
+    ahead = [reading for reading in readings if open_at(reading) and datetime.combine(day, reading) > now]
+    if ahead:
+        return ahead[0], len(ahead) > 1 and near is None
+    opened = [reading for reading in readings if open_at(reading)]
+    return (opened or readings)[0], len(opened) != 1 and near is None
+
+
+def _minutes(moment: time) -> int:
+    return moment.hour * 60 + moment.minute
 
 
 def _find_day(text: str, now: datetime, business: Business) -> date | None:

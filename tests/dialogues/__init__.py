@@ -1,0 +1,1 @@
+"""Scripted conversations with the offline engine, run through the real turn path."""
