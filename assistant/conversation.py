@@ -278,7 +278,8 @@ class Conversation:
             if hold is not None:
                 await self._hold(phone, [message], hold, state="gated")
                 return
-        text = await self._renderer.render(handled.reply, {"business": self._business.template_values()})
+        template = self._renderer.localized(handled.reply, handled.language)
+        text = await self._renderer.render(template, {"business": self._business.template_values()})
         reply = await self._sender.prepare(
             phone=phone, text=text, kind=handled.reply, sender=message.to_number
         )

@@ -7,7 +7,7 @@ An opt-out or opt-in takes effect as the webhook records the text (`consent_even
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from assistant.keywords import KeywordSet, classify_phrase
@@ -76,6 +76,7 @@ class Handled:
     message: Message
     reply: Reply | None
     change: ConsentChange | None = None
+    language: str = "en"  # the keyword pack the text's word came from: the reply is in that language
 
 
 @dataclass(slots=True)
@@ -121,6 +122,12 @@ class KeywordGate:
             await self._consent.attach_confirmation(change.event_id, sid)
 
     async def _screen_one(self, phone: str, message: Message, *, opted_out: bool) -> Handled | None:
+        handled = await self._decide(phone, message, opted_out=opted_out)
+        if handled is not None and (match := self._keywords.classify(message.body)) is not None:
+            return replace(handled, language=match.language)
+        return handled
+
+    async def _decide(self, phone: str, message: Message, *, opted_out: bool) -> Handled | None:
         decided = message.details.get("consent")
         if decided is not None:  # recorded with the text at the webhook: only the answer is left to do
             change = ConsentChange(decided["event_id"], decided["state"], decided["changed"])

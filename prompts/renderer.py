@@ -134,6 +134,11 @@ class PromptRenderer:
     async def render(self, name: str, values: Mapping[str, Any]) -> str:
         return self.render_source(await self.source.get(name), values)
 
+    def localized(self, name: str, language: str) -> str:
+        """The template for `name` in `language` ("help_es"), when there is one; else `name` itself."""
+        translated = f"{name}_{language}"
+        return translated if translated in self.source.names() else name
+
     def render_source(self, source: str, values: Mapping[str, Any]) -> str:
         """Render template text, stopping at the output cap or the time limit."""
         deadline = time.monotonic() + MAX_RENDER_SECONDS

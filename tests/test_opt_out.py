@@ -58,7 +58,10 @@ async def test_every_opt_out_spelling_gets_one_confirmation_then_silence(
         await app.settle()
     bodies = _bodies(twilio, phone)
     assert len(bodies) == 1, bodies
-    assert "Acme Fitness" in bodies[0] and "no more texts" in bodies[0] and "START" in bodies[0]
+    # In the language of the word they used: English, Spanish, French or German.
+    confirmations = ("no more texts", "no recibiras mas mensajes", "ne recevrez plus", "keine SMS mehr")
+    assert "Acme Fitness" in bodies[0] and any(words in bodies[0] for words in confirmations), bodies
+    assert any(word in bodies[0] for word in ("START", "ALTA", "DEMARRER", "STARTEN"))
     assert llm.requests == []
 
 
@@ -95,6 +98,28 @@ async def test_help_answers_without_the_llm(keyword, twilio, llm, twilio_setting
     (body,) = _bodies(twilio, "+14155550304")
     assert "Acme Fitness" in body and "STOP" in body and "+1 415 555 0100" in body
     assert llm.requests == []
+
+
+@pytest.mark.parametrize(
+    ("keywords", "replies"),
+    [
+        (("AYUDA", "BAJA", "ALTA"), ("escribenos", "Te has dado de baja", "Bienvenido de nuevo")),
+        (("AIDE", "ARRET", "DEMARRER"), ("écrivez-nous", "désabonné", "bon retour")),
+        (("HILFE", "STOPP", "STARTEN"), ("Schreiben Sie uns", "Sie sind abgemeldet", "Willkommen zurück")),
+    ],
+)
+async def test_help_stop_and_start_are_answered_in_the_language_they_were_texted_in(
+    keywords, replies, twilio, llm, twilio_settings, start_app
+) -> None:
+    phone = "+14155550306"
+    async with start_app(twilio_settings()) as app:
+        for keyword in keywords:
+            await app.text(keyword, phone=phone)
+            await app.settle()
+    bodies = _bodies(twilio, phone)
+    assert len(bodies) == 3 and llm.requests == []
+    assert all(expected in body for expected, body in zip(replies, bodies, strict=True)), bodies
+    assert "Acme Fitness" in bodies[0] and "+1 415 555 0100" in bodies[0]
 
 
 async def test_stopping_by_is_conversation(twilio, llm, twilio_settings, start_app) -> None:
