@@ -28,6 +28,14 @@ class ActionCall:
     name: str
     args: dict[str, str] = field(default_factory=dict)
 
+    def tag(self) -> str:
+        """The call written as a text tag, as logs and the console show every action."""
+        args = "".join(
+            f' {key}="{value.replace(chr(34), chr(39)).replace("]", ")")}"'
+            for key, value in self.args.items()
+        )
+        return f"[ACTION:{self.name}{args}]"
+
 
 @dataclass(frozen=True, slots=True)
 class _Folded:

@@ -197,6 +197,33 @@ class ActionRegistry:
             results.append(await spec.handler(own, args))
         return results
 
+    def tools(self) -> list[dict[str, Any]]:
+        """The offered actions as OpenAI function tools: JSON Schema from the same declarations."""
+        return [
+            {
+                "type": "function",
+                "function": {
+                    "name": spec.name,
+                    "description": spec.purpose,
+                    "parameters": {
+                        "type": "object",
+                        "properties": {
+                            key: {
+                                "type": "string",
+                                "description": param.description,
+                                "maxLength": param.max_length,
+                            }
+                            for key, param in spec.params.items()
+                        },
+                        "required": [key for key, param in spec.params.items() if param.required],
+                        "additionalProperties": False,
+                    },
+                },
+            }
+            for spec in self._specs.values()
+            if spec.offered
+        ]
+
     def describe(self) -> list[dict[str, Any]]:
         """Plain values for the system prompt, from the same specs the dispatcher uses."""
         return [

@@ -22,6 +22,7 @@ from assistant.llm.facts import Appointment, TurnFacts
 from assistant.llm.port import ChatMessage, ChatModel
 from assistant.logs import mask_phone
 from assistant.sender import Sender
+from assistant.tools import TurnToolbox
 from assistant.transcript import Transcript, attachment_types, customer_text, words_of
 from prompts.renderer import PromptRenderer
 from storage.batching import Coalescer
@@ -58,6 +59,18 @@ class DryRun:
     engine: str
     actions: list[ActionResult]
     reply: Message  # unsaved, shaped exactly as the send path would send it
+    path: str = "tags"  # how the model asked for its actions: "tools" (native calls) or "tags"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the model said and what came of it, before it is recorded and sent."""
+
+    text: str  # the SMS to send
+    raw: str  # the model's words with its actions as tags, as logs and the console show them
+    engine: str
+    results: list[ActionResult]
+    path: str  # "tools" or "tags"
 
 
 class Conversation:
@@ -150,16 +163,14 @@ class Conversation:
             *({"role": turn["role"], "content": turn["content"]} for turn in earlier),
             {"role": "user", "content": user_text},
         ]
-        raw, engine = await self._ask(chat, facts)
-        results = await self._actions.dispatch(parse_actions(raw), context)
-        text = compose_reply(strip_actions(raw), results) or await self._apology()
+        answer = await self._think(chat, facts, context)
         return await self._reply(
             phone,
             talk,
             user_text,
-            text,
-            engine,
-            results,
+            answer.text or await self._apology(),
+            answer.engine,
+            answer.results,
             system_prompt,
             texted_before,
             first_contact=turn.first_contact,
@@ -210,13 +221,19 @@ class Conversation:
             ),
             {"role": "user", "content": neutralise(text.strip())},
         ]
-        raw, engine = await self._ask(chat, facts)
         # Only read-only handlers run: nothing is booked, cancelled or flagged.
         context = self._context(phone, customer.id, now, turn_key="dry-run")
-        results = await self._actions.rehearse(parse_actions(raw), context)
-        text = compose_reply(strip_actions(raw), results) or await self._apology()
+        answer = await self._think(chat, facts, context, rehearsal=True)
+        text = answer.text or await self._apology()
         reply = await self._sender.prepare(phone=phone, text=text, kind="reply", sender="")
-        return DryRun(system_prompt=system_prompt, raw=raw, engine=engine, actions=results, reply=reply)
+        return DryRun(
+            system_prompt=system_prompt,
+            raw=answer.raw,
+            engine=answer.engine,
+            actions=answer.results,
+            reply=reply,
+            path=answer.path,
+        )
 
     def _context(self, phone: str, customer_id: int | None, now: datetime, *, turn_key: str) -> ActionContext:
         """What handlers may touch: this sender's own data only."""
@@ -294,13 +311,29 @@ class Conversation:
         await self._customers.flag_for_staff(phone, f"auto-replies paused: {reason}")
         log.warning("not auto-replying to %s: %s", mask_phone(phone), reason)
 
-    async def _ask(self, chat: list[ChatMessage], facts: TurnFacts) -> tuple[str, str]:
-        """The LLM's answer, or the offline engine's when the LLM fails, so the customer still hears back."""
+    async def _think(
+        self, chat: list[ChatMessage], facts: TurnFacts, context: ActionContext, *, rehearsal: bool = False
+    ) -> Answer:
+        """The model's reply and what its actions did: native tool calls when it made them, else its tags.
+
+        The LLM's answer, or the offline engine's when the LLM fails, so the customer still hears back.
+        """
+        toolbox = TurnToolbox(self._actions, context, rehearsal=rehearsal)
         try:
-            return await self._llm.complete(chat, facts), self._llm.name
+            raw, engine = await self._llm.complete(chat, facts, tools=toolbox), self._llm.name
         except LLMError as exc:
+            if toolbox.results:  # its calls ran already: answer from them, never have them asked for again
+                log.warning("LLM failed after its tool calls (%s); answering from their results", exc)
+                return Answer(toolbox.reply(""), toolbox.shown(""), self._llm.name, toolbox.results, "tools")
             log.warning("LLM failed (%s); answering with %s", exc, self._fallback.name)
-            return await self._fallback.complete(chat, facts), self._fallback.name
+            raw, engine = await self._fallback.complete(chat, facts), self._fallback.name
+        if toolbox.results:
+            # Tags in its words as well would ask a second time for what a call already did.
+            words = strip_actions(raw)
+            return Answer(toolbox.reply(words), toolbox.shown(words), engine, toolbox.results, "tools")
+        run = self._actions.rehearse if rehearsal else self._actions.dispatch
+        results = await run(parse_actions(raw), context)
+        return Answer(compose_reply(strip_actions(raw), results), raw, engine, results, "tags")
 
     async def _upcoming(self, phone: str, now: datetime) -> tuple[Appointment, ...]:
         """The customer's upcoming appointments; none when the scheduler can't say."""

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from datetime import time, timedelta
 from pathlib import Path
+from typing import Literal
 
 import phonenumbers
 from dotenv import dotenv_values
@@ -20,6 +21,7 @@ LEAD_PART = re.compile(r"(\d+)\s*([dhm])")
 LEAD_UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 ENV_FILE = ".env"
+ToolMode = Literal["auto", "on", "off"]  # LLM_TOOLS
 
 
 class ConfigError(Exception):
@@ -119,6 +121,8 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(150, gt=0, validation_alias=_env("LLM_MAX_TOKENS"))
     llm_timeout_seconds: float = Field(20.0, gt=0, le=55, validation_alias=_env("LLM_TIMEOUT_SECONDS"))
     llm_max_retries: int = Field(1, ge=0, le=5, validation_alias=_env("LLM_MAX_RETRIES"))
+    # Native tool calls for the actions: auto offers them until the endpoint refuses; off keeps text tags.
+    llm_tools: ToolMode = Field("auto", validation_alias=_env("LLM_TOOLS"))
 
     booking_api_url: str | None = Field(None, validation_alias=_env("BOOKING_API_URL"))
     booking_api_token: str | None = Field(None, validation_alias=_env("BOOKING_API_TOKEN"))

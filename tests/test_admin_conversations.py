@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import subprocess
@@ -179,11 +180,38 @@ async def test_the_playground_answers_without_texting_or_booking(
     assert llm.requests[-1]["messages"][0]["content"].endswith("PLAYGROUND MARKER")
     assert llm.requests[-1]["messages"][-1] == {"role": "user", "content": "book yoga tuesday 6pm"}
     page = response.text
-    assert "Booked you in! Our hours: Mon-Thu 6:00 AM-9:00 PM" in page  # INFO is read-only, so it ran
-    assert "would run with" in page and "service=“Yoga”" in page
+    # SCHEDULE's own answer as a real run would word it; INFO is read-only, so it ran.
+    assert "Booked you in! Booked: Yoga, Tue Dec 1 6:00 PM. Our hours: Mon-Thu 6:00 AM-9:00 PM" in page
+    assert "would run with" in page and "service=“Yoga”" in page and "text tags" in page
     assert "Reply STOP to opt out." in page  # what a first text really carries
     assert "segment" in page and "Nothing was sent or booked" in page
     assert twilio.messages == [] and rows == [] and appointments == []
+
+
+async def test_the_playground_shows_native_tool_calls_and_what_each_returned(
+    twilio, llm, twilio_settings, start_app
+) -> None:
+    call = {"name": "SCHEDULE", "arguments": '{"service": "Yoga", "start": "2026-12-01T18:00"}'}
+    llm.script([{"tool_calls": [call]}, "You're booked for yoga on Tuesday at 6!"])
+    async with start_app(twilio_settings()) as app:
+        await _signed_in(app)
+        editor = await app.client.get("/admin/prompts/system")
+        response = await app.client.post(
+            "/admin/prompts/system/playground",
+            data={
+                "csrf_token": form_token(editor.text),
+                "body": await app.runtime.renderer.source.shipped("system"),
+                "message": "book yoga tuesday 6pm",
+                "phone": "+15005550001",
+            },
+        )
+        appointments = await app.runtime.clients.bookings.listing(phone="+15005550001")
+    page = html.unescape(response.text)
+    assert "native tool calls" in page and "would run with" in page and "service=“Yoga”" in page
+    assert "the model was told: “Booked: Yoga, Tue Dec 1 6:00 PM.”" in page
+    assert "You're booked for yoga on Tuesday at 6!" in page
+    assert '[ACTION:SCHEDULE service="Yoga" start="2026-12-01T18:00"]' in page  # shown as a tag
+    assert twilio.messages == [] and appointments == []
 
 
 @pytest.mark.parametrize("command", [["staff"], ["staff", "add"], ["staff", "list"], ["staff", "remove"]])

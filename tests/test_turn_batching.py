@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from actions.booking_backend import BookingRequest
 from assistant.llm.facts import TurnFacts
-from assistant.llm.port import ChatMessage
+from assistant.llm.port import ChatMessage, Toolbox
 from assistant.runtime import Runtime, build_services, open_clients
 from assistant.sms.sandbox import SandboxOutbox
 from storage.history import ConversationHistory
@@ -36,7 +36,9 @@ class Receptionist:
     def __init__(self) -> None:
         self.asked: dict[str, tuple[list[ChatMessage], TurnFacts | None]] = {}
 
-    async def complete(self, messages: list[ChatMessage], facts: TurnFacts | None = None) -> str:
+    async def complete(
+        self, messages: list[ChatMessage], facts: TurnFacts | None = None, tools: Toolbox | None = None
+    ) -> str:
         said = messages[-1]["content"]
         self.asked[said] = (messages, facts)
         return f"Thanks for '{said}'."

@@ -174,6 +174,7 @@ async def playground(request: Request) -> Response:
     info = count_segments(reply.body)
     extra["playground"] = {
         "engine": result.engine,
+        "path": result.path,
         "raw": result.raw,
         "actions": result.actions,
         "reply": reply.body,

@@ -20,7 +20,7 @@ from assistant.business import Business, Service
 from assistant.llm.dialogue import Thread, follow
 from assistant.llm.facts import TurnFacts
 from assistant.llm.faq import FaqIndex
-from assistant.llm.port import ChatMessage
+from assistant.llm.port import ChatMessage, Toolbox
 from assistant.llm.reading import Reader, Reading
 from assistant.llm.when import When
 from storage.clock import system_clock
@@ -86,7 +86,9 @@ class OfflineEngine:
             "greeting": self._greeting,
         }
 
-    async def complete(self, messages: list[ChatMessage], facts: TurnFacts | None = None) -> str:
+    async def complete(
+        self, messages: list[ChatMessage], facts: TurnFacts | None = None, tools: Toolbox | None = None
+    ) -> str:
         """Answer the last user message."""
         return self.reply(messages, facts)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import aiohttp
@@ -11,9 +12,13 @@ from openai.types.chat import ChatCompletion
 
 from assistant.errors import LLMError
 from assistant.llm.facts import TurnFacts
-from assistant.llm.port import ChatMessage
-from assistant.settings import ConfigError, Settings
+from assistant.llm.port import ChatMessage, Toolbox, ToolCall
+from assistant.settings import ConfigError, Settings, ToolMode
 from assistant.shaping import printable
+
+logger = logging.getLogger(__name__)
+
+MAX_TOOL_ROUNDS = 3  # rounds of tool calls before the model must answer in words
 
 
 class OpenAIChat:
@@ -29,9 +34,13 @@ class OpenAIChat:
         max_tokens: int = 150,
         timeout_seconds: float = 20.0,
         max_retries: int = 1,
+        tools: ToolMode = "auto",
     ) -> None:
         self.name = f"openai:{model}"
         self.model = model
+        self.tools = tools
+        # auto: offered until the endpoint says it doesn't take them.
+        self._offer_tools = tools != "off"
         self.temperature = temperature
         self.max_tokens = max_tokens
         # The SDK owns retries (with backoff and Retry-After); the timeout bounds each attempt. Its aiohttp
@@ -58,16 +67,51 @@ class OpenAIChat:
             max_tokens=settings.llm_max_tokens,
             timeout_seconds=settings.llm_timeout_seconds,
             max_retries=settings.llm_max_retries,
+            tools=settings.llm_tools,
         )
 
-    async def complete(self, messages: list[ChatMessage], facts: TurnFacts | None = None) -> str:
-        """Ask the model for the next assistant message (the facts are in its system prompt already)."""
-        body = {
+    async def complete(
+        self, messages: list[ChatMessage], facts: TurnFacts | None = None, tools: Toolbox | None = None
+    ) -> str:
+        """Ask the model for the next assistant message (the facts are in its system prompt already).
+
+        With `tools` (and tool calls on), the model may call them first, for a few rounds; each call's
+        result goes back to it, and its last message is the reply.
+        """
+        chat: list[dict[str, Any]] = list(messages)
+        if tools is None or not self._offer_tools:
+            return _content(await self._post(chat))
+        definitions = tools.definitions()
+        for _ in range(MAX_TOOL_ROUNDS):
+            try:
+                completion = await self._post(chat, definitions)
+            except LLMError as exc:
+                if self.tools != "auto" or not _tools_refused(exc):
+                    raise
+                # The endpoint doesn't take tools: text tags from now on, for this model.
+                logger.warning("%s does not take tools (%s); using text action tags", self.name, exc)
+                self._offer_tools = False
+                return _content(await self._post(chat))
+            calls = _tool_calls(completion)
+            if not calls:
+                return _content(completion)
+            chat.append(_assistant_calling(completion, calls))
+            for call in calls:
+                chat.append({"role": "tool", "tool_call_id": call.id, "content": await tools.run(call)})
+        # Rounds used up: the reply from what the calls returned, with no more calls allowed.
+        return _content(await self._post(chat, definitions, tool_choice="none"))
+
+    async def _post(
+        self, chat: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None, tool_choice: str = "auto"
+    ) -> ChatCompletion:
+        body: dict[str, Any] = {
             "model": self.model,
-            "messages": list(messages),
+            "messages": chat,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         }
+        if tools:
+            body["tools"], body["tool_choice"] = tools, tool_choice
         try:
             # The SDK's own client (auth, retries, timeouts, errors, the typed ChatCompletion back), posting
             # the body as it is: `chat.completions.create` first walks every message through each of its
@@ -81,17 +125,53 @@ class OpenAIChat:
             raise LLMError("LLM unreachable") from exc
         except openai.RateLimitError as exc:
             raise LLMError("LLM rate limited (429)") from exc
+        except openai.BadRequestError as exc:
+            raise LLMError(f"LLM returned HTTP 400: {_error_message(exc)}") from exc
         except openai.APIStatusError as exc:
             raise LLMError(f"LLM returned HTTP {exc.status_code}") from exc
         except openai.OpenAIError as exc:
             raise LLMError(f"LLM error: {type(exc).__name__}") from exc
         except Exception as exc:  # a 200 with a body the SDK can't read (truncated JSON, a wrong shape)
             raise LLMError(f"LLM gave an unreadable answer: {type(exc).__name__}") from exc
-        return _content(completion)
+        return completion
 
     async def aclose(self) -> None:
         """Close the SDK's HTTP connection pool."""
         await self._client.close()
+
+
+def _tool_calls(completion: ChatCompletion) -> list[ToolCall]:
+    choices = getattr(completion, "choices", None) or []
+    message = getattr(choices[0], "message", None) if choices else None
+    return [
+        ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments or "")
+        for call in getattr(message, "tool_calls", None) or []
+        if getattr(call, "function", None) is not None
+    ]
+
+
+def _assistant_calling(completion: ChatCompletion, calls: list[ToolCall]) -> dict[str, Any]:
+    """The model's tool-calling message, as the next request must repeat it."""
+    return {
+        "role": "assistant",
+        "content": completion.choices[0].message.content,
+        "tool_calls": [
+            {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+            for call in calls
+        ],
+    }
+
+
+def _tools_refused(error: LLMError) -> bool:
+    """A 400 that says the endpoint or model doesn't take tools (servers word it many ways)."""
+    text = str(error).lower()
+    return "http 400" in text and "tool" in text
+
+
+def _error_message(error: openai.APIStatusError) -> str:
+    """The server's own words for a refused request, cut short (they never quote our secrets)."""
+    body = error.body if isinstance(error.body, dict) else {}
+    return str(body.get("message") or error.message)[:200]
 
 
 def _refused(error: BaseException) -> bool:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, TypedDict
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypedDict
 
 from assistant.llm.facts import TurnFacts
 
@@ -14,15 +15,39 @@ class ChatMessage(TypedDict):
     content: str
 
 
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One call a model made to a tool, its arguments as the model wrote them (JSON, maybe malformed)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class Toolbox(Protocol):
+    """The actions a model may call natively in one turn, run through the same guards as text tags."""
+
+    def definitions(self) -> list[dict[str, Any]]:
+        """The tools to offer, as OpenAI function definitions."""
+        ...
+
+    async def run(self, call: ToolCall) -> str:
+        """Carry out one call; the result the model reads next (JSON)."""
+        ...
+
+
 class ChatModel(Protocol):
     """Answers a conversation with the assistant's next message (may contain [ACTION:...] tags)."""
 
     name: str
 
-    async def complete(self, messages: list[ChatMessage], facts: TurnFacts | None = None) -> str:
+    async def complete(
+        self, messages: list[ChatMessage], facts: TurnFacts | None = None, tools: Toolbox | None = None
+    ) -> str:
         """Return the reply text; raise `assistant.errors.LLMError` when no answer can be had.
 
-        `facts` are the turn's facts as data; an LLM reads them in the system prompt instead.
+        `facts` are the turn's facts as data; an LLM reads them in the system prompt instead. `tools`, when
+        given, may be offered to a model that calls tools natively; its calls run before the reply is written.
         """
         ...
 

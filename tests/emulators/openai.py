@@ -20,7 +20,9 @@ from tests.emulators.server import Holds
 DEFAULT_REPLY = "Hello from the OpenAI emulator."
 _UNSET: Any = object()
 
-Responder = Callable[[dict[str, Any]], "str | None"]
+# An answer is its text, or {"tool_calls": [{"name": ..., "arguments": "<JSON>"}], "content": ...}.
+Answer = "str | dict[str, Any] | None"
+Responder = Callable[[dict[str, Any]], Answer]
 
 # OpenAI's own error types for the statuses tests script.
 _ERROR_TYPES = {
@@ -59,6 +61,8 @@ class OpenAIEmulator:
         self.responder = responder
         # When set, failures carry OpenAI's `retry-after-ms` header, which the SDK obeys between retries.
         self.retry_after_ms: int | None = None
+        # A model without tool support: a request offering tools gets a 400, as such servers answer.
+        self.refuse_tools = False
         self._fixed = reply
         self._script: deque[str | None] = deque()
         self._failures: deque[list[int]] = deque()
@@ -74,7 +78,7 @@ class OpenAIEmulator:
             self._script.clear()
             self.responder = None
 
-    def script(self, replies: list[str | None]) -> None:
+    def script(self, replies: list[Any]) -> None:
         """Answer the next requests with these replies in order, then fall back to the usual answer."""
         with self._lock:
             self._script.extend(replies)
@@ -103,6 +107,7 @@ class OpenAIEmulator:
             self._fixed = DEFAULT_REPLY
             self.responder = None
             self.retry_after_ms = None
+            self.refuse_tools = False
         self.holds.reset()
 
     def _authorized(self, request: Request) -> bool:
@@ -131,6 +136,8 @@ class OpenAIEmulator:
             return openai_error(400, "'model' and 'messages' are required properties.")
         with self._lock:
             self.requests.append(body)
+            if self.refuse_tools and body.get("tools"):
+                return openai_error(400, "tools is not supported for this model")
             status = self._next_failure()
             broken, self._broken = self._broken > 0, max(self._broken - 1, 0)
             scripted = self._script.popleft() if self._script else _UNSET
@@ -153,11 +160,25 @@ class OpenAIEmulator:
         return JSONResponse(_completion(body, content), headers={"x-request-id": _request_id()})
 
 
-def _completion(body: dict[str, Any], content: str | None) -> dict[str, Any]:
+def _completion(body: dict[str, Any], answer: Any) -> dict[str, Any]:
     """A ChatCompletion object as OpenAI returns it, with rough whitespace token counts."""
     messages = [m for m in body["messages"] if isinstance(m, dict)]
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
-    completion_tokens = len((content or "").split())
+    message: dict[str, Any] = {"role": "assistant", "content": answer, "refusal": None}
+    finish = "stop"
+    if isinstance(answer, dict):  # the model calls tools
+        calls = [
+            {"id": "call_" + secrets.token_hex(8), "type": "function", "function": dict(call)}
+            for call in answer["tool_calls"]
+        ]
+        message = {
+            "role": "assistant",
+            "content": answer.get("content"),
+            "refusal": None,
+            "tool_calls": calls,
+        }
+        finish = "tool_calls"
+    completion_tokens = len(str(message["content"] or "").split())
     return {
         "id": "chatcmpl-" + secrets.token_hex(12),
         "object": "chat.completion",
@@ -167,9 +188,9 @@ def _completion(body: dict[str, Any], content: str | None) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content, "refusal": None},
+                "message": message,
                 "logprobs": None,
-                "finish_reason": "stop",
+                "finish_reason": finish,
             }
         ],
         "usage": {
