@@ -8,6 +8,7 @@ from typing import Any
 from actions.booking_backend import Booking, BookingRefused, BookingRequest
 from actions.confirmations import PendingChange
 from actions.parser import ActionCall
+from actions.phrases import local_time, say
 from actions.registry import ActionContext, ActionResult, ActionSpec, Param
 
 
@@ -36,13 +37,20 @@ def _aware(context: ActionContext, start: datetime) -> datetime:
 def _refusal(context: ActionContext, action: str, refused: BookingRefused) -> ActionResult:
     message = refused.args[0]
     if refused.alternatives:
-        choices = ", ".join(context.business.describe_time(moment) for moment in refused.alternatives[:3])
-        message = f"{message} Nearest open times: {choices}."
+        choices = ", ".join(_time(context, moment) for moment in refused.alternatives[:3])
+        message = f"{message} {say(context.language, 'nearest', times=choices)}"
     return ActionResult(action, ok=False, message=message, data={"reason": refused.reason})
 
 
+def _time(context: ActionContext, moment: datetime) -> str:
+    """A moment as the customer reads it, in the business's zone and the customer's language."""
+    if context.language == "en":
+        return context.business.describe_time(moment)
+    return local_time(context.language, moment.astimezone(context.business.zone) if moment.tzinfo else moment)
+
+
 def _described(context: ActionContext, booking: Booking) -> str:
-    return f"{booking.service}, {context.business.describe_time(booking.start)} (#{booking.id})"
+    return f"{booking.service}, {_time(context, booking.start)} (#{booking.id})"
 
 
 async def schedule(context: ActionContext, args: dict[str, Any]) -> ActionResult:
@@ -54,30 +62,24 @@ async def schedule(context: ActionContext, args: dict[str, Any]) -> ActionResult
 
 def _preview_schedule(context: ActionContext, args: dict[str, Any]) -> str:
     """What a SCHEDULE would tell the customer, for a rehearsal (the booking's number is not known)."""
-    when = context.business.describe_time(args["start"])
+    when = _time(context, args["start"])
     if args.get("ask"):
-        return _booking_question(args["service"], when)
-    return f"Booked: {args['service']}, {when}."
-
-
-def _booking_question(service: str, when: str) -> str:
-    return f"{service} on {when}? Reply YES to book it, or tell me another day or time."
+        return say(context.language, "ask_book", service=args["service"], when=when)
+    return say(context.language, "booked", what=f"{args['service']}, {when}")
 
 
 async def _ask_to_book(context: ActionContext, service: str, start: datetime) -> ActionResult:
     """A booking the customer's words left unsure (a typo read as a day, a guessed a.m.): ask first."""
     if start <= context.now:
-        return ActionResult(
-            "SCHEDULE", ok=False, message="That time has passed. Which day and time would you like?"
-        )
-    change = PendingChange("SCHEDULE", "", start=start.isoformat(), service=service)
+        return ActionResult("SCHEDULE", ok=False, message=say(context.language, "passed"))
+    language = context.language
+    change = PendingChange("SCHEDULE", "", start=start.isoformat(), service=service, language=language)
     await context.confirmations.ask(context.phone, change)
-    when = context.business.describe_time(start)
     return ActionResult(
         "SCHEDULE",
         ok=False,  # nothing is booked yet
-        message=_booking_question(service, when),
-        data={"awaiting": "YES", "service": service, "start": change.start},
+        message=say(language, "ask_book", service=service, when=_time(context, start)),
+        data={"awaiting": "YES", "service": service, "start": change.start, "language": language},
     )
 
 
@@ -96,7 +98,7 @@ async def _book(context: ActionContext, service: str, start: datetime) -> Action
     return ActionResult(
         "SCHEDULE",
         ok=True,
-        message=f"Booked: {_described(context, booking)}.",
+        message=say(context.language, "booked", what=_described(context, booking)),
         data={"appointment": booking.id},
     )
 
@@ -107,13 +109,16 @@ async def ask_to_cancel(context: ActionContext, args: dict[str, Any]) -> ActionR
     except BookingRefused as refused:
         return _refusal(context, "CANCEL", refused)
     if booking.status != "booked":
-        return ActionResult("CANCEL", ok=False, message=f"#{booking.id} is already cancelled.")
-    await context.confirmations.ask(context.phone, PendingChange("CANCEL", booking.id))
+        return ActionResult(
+            "CANCEL", ok=False, message=say(context.language, "already_cancelled", id=booking.id)
+        )
+    change = PendingChange("CANCEL", booking.id, language=context.language)
+    await context.confirmations.ask(context.phone, change)
     return ActionResult(
         "CANCEL",
         ok=False,  # nothing has changed yet: the model's words must not be sent
-        message=f"Reply YES to cancel {_described(context, booking)}.",
-        data={"appointment": booking.id, "awaiting": "YES"},
+        message=say(context.language, "ask_cancel", what=_described(context, booking)),
+        data={"appointment": booking.id, "awaiting": "YES", "language": context.language},
     )
 
 
@@ -123,18 +128,18 @@ async def ask_to_move(context: ActionContext, args: dict[str, Any]) -> ActionRes
     except BookingRefused as refused:
         return _refusal(context, "UPDATE", refused)
     start = _aware(context, args["start"])
-    change = PendingChange("UPDATE", booking.id, start=start.isoformat())
+    change = PendingChange("UPDATE", booking.id, start=start.isoformat(), language=context.language)
     await context.confirmations.ask(context.phone, change)
-    describe = context.business.describe_time
-    return ActionResult(
-        "UPDATE",
-        ok=False,
-        message=(
-            f"Reply YES to move {booking.service} (#{booking.id}) "
-            f"from {describe(booking.start)} to {describe(start)}."
-        ),
-        data={"appointment": booking.id, "awaiting": "YES", "start": change.start},
+    message = say(
+        context.language,
+        "ask_move",
+        service=booking.service,
+        id=booking.id,
+        old=_time(context, booking.start),
+        new=_time(context, start),
     )
+    data = {"appointment": booking.id, "awaiting": "YES", "start": change.start, "language": context.language}
+    return ActionResult("UPDATE", ok=False, message=message, data=data)
 
 
 def confirmation(change: PendingChange) -> ActionCall:
@@ -162,7 +167,11 @@ async def confirm(context: ActionContext, args: dict[str, Any]) -> ActionResult:
     try:
         if action == "CANCEL":
             booking = await context.bookings.cancel(phone=context.phone, appointment_id=appointment)
-            return ActionResult("CANCEL", ok=True, message=f"Cancelled: {_described(context, booking)}.")
+            return ActionResult(
+                "CANCEL",
+                ok=True,
+                message=say(context.language, "cancelled", what=_described(context, booking)),
+            )
         if "start" not in args:
             return ActionResult("UPDATE", ok=False, message="What day and time should I move it to?")
         booking = await context.bookings.move(
@@ -170,7 +179,9 @@ async def confirm(context: ActionContext, args: dict[str, Any]) -> ActionResult:
         )
     except BookingRefused as refused:
         return _refusal(context, action, refused)
-    return ActionResult("UPDATE", ok=True, message=f"Moved: {_described(context, booking)}.")
+    return ActionResult(
+        "UPDATE", ok=True, message=say(context.language, "moved", what=_described(context, booking))
+    )
 
 
 def _change(raw: str) -> str:

@@ -29,6 +29,7 @@ class PendingChange:
     appointment: str  # "" for SCHEDULE: nothing is booked yet
     start: str | None = None  # SCHEDULE, UPDATE: the (new) start, ISO 8601 with offset
     service: str | None = None  # SCHEDULE: the service to book
+    language: str = "en"  # the one it was asked in: the answer to the YES or NO is in it too
 
     @classmethod
     def asked_in(cls, actions: Iterable[Mapping[str, Any]]) -> PendingChange | None:
@@ -40,6 +41,7 @@ class PendingChange:
                     str(action.get("appointment") or ""),
                     start=action.get("start"),
                     service=action.get("service"),
+                    language=action.get("language", "en"),
                 )
         return None
 

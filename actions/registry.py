@@ -70,6 +70,7 @@ class ActionContext:
     bookings: BookingStore
     confirmations: PendingConfirmations
     turn_key: str  # names the turn, so a retried turn can't book twice
+    language: str = "en"  # the customer's: what handlers tell them is in it
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,12 +13,14 @@ from actions import booking
 from actions.booking_backend import BookingRefused, BookingStore
 from actions.confirmations import AFFIRMATIVES, NEGATIVES, PendingChange, PendingConfirmations
 from actions.parser import neutralise, parse_actions, strip_actions
+from actions.phrases import local_time, say
 from actions.registry import ActionContext, ActionRegistry, ActionResult
 from assistant.business import Business
 from assistant.errors import LLMError
 from assistant.gate import Handled, KeywordGate
 from assistant.keywords import normalise
 from assistant.llm.facts import Appointment, TurnFacts
+from assistant.llm.language import language_of
 from assistant.llm.port import ChatMessage, ChatModel
 from assistant.logs import mask_phone
 from assistant.sender import Sender
@@ -147,7 +149,9 @@ class Conversation:
         if pending_change is None and (affirmed or declined):
             pending_change = await self._asked_in_last_reply(phone, now)
         if pending_change is not None and affirmed:
-            result = await self._actions.call(booking.confirmation(pending_change), context)
+            # Carried out in the language the question was asked in.
+            asked_in = replace(context, language=pending_change.language)
+            result = await self._actions.call(booking.confirmation(pending_change), asked_in)
             return await self._reply(
                 phone, talk, user_text, result.message, "confirmation", [result], "", texted_before
             )
@@ -155,9 +159,11 @@ class Conversation:
             kept = await self._kept(phone, pending_change, now)
             return await self._reply(phone, talk, user_text, kept, "confirmation", [], "", texted_before)
 
-        facts = self._facts(customer, now, await self._upcoming(phone, now), talk)
-        system_prompt = await self._renderer.render("system", self._prompt_values(facts))
         earlier = await self._transcript.recent(phone, first_contact=turn.first_contact)
+        language = self._language(user_text, earlier)
+        context = replace(context, language=language)
+        facts = self._facts(customer, now, await self._upcoming(phone, now), talk, language)
+        system_prompt = await self._renderer.render("system", self._prompt_values(facts))
         chat: list[ChatMessage] = [
             {"role": "system", "content": system_prompt},
             *({"role": turn["role"], "content": turn["content"]} for turn in earlier),
@@ -174,6 +180,7 @@ class Conversation:
             system_prompt,
             texted_before,
             first_contact=turn.first_contact,
+            language=language,
         )
 
     async def apologise(self, turn: PendingTurn, reason: str) -> None:
@@ -186,14 +193,25 @@ class Conversation:
 
     async def _kept(self, phone: str, change: PendingChange, now: datetime) -> str:
         """The answer to a "no" to a booking, cancel or move: nothing changes, and which appointment stays."""
+        language = change.language
         if change.action == "SCHEDULE":
-            return "OK, I won't book it. Would another day or time suit you?"
-        verb = "cancel" if change.action == "CANCEL" else "move"
+            return say(language, "kept_booking")
+        verb = say(language, "verb_cancel" if change.action == "CANCEL" else "verb_move")
         found = next((a for a in await self._upcoming(phone, now) if str(a.id) == change.appointment), None)
         if found is None:
-            return f"OK, I won't {verb} it. Anything else I can help with?"
-        when = self._business.describe_time(found.start)
-        return f"OK, I won't {verb} it: {found.service}, {when} (#{found.id}) stays as it is."
+            return say(language, "kept_unknown", verb=verb)
+        if language == "en":
+            when = self._business.describe_time(found.start)
+        else:
+            when = local_time(language, found.start.astimezone(self._business.zone))
+        return say(language, "kept", verb=verb, what=f"{found.service}, {when} (#{found.id})")
+
+    def _language(self, text: str, earlier: Sequence[Mapping[str, Any]]) -> str:
+        """The language the customer writes in; a text that could be either ("ok", "7pm") keeps the last."""
+        spoken = self._business.keywords.languages
+        said = [turn["content"] for turn in earlier if turn.get("role") == "user"][-2:]
+        before = language_of(" ".join(said), spoken) if said else "en"
+        return language_of(text, spoken, otherwise=before)
 
     async def _asked_in_last_reply(self, phone: str, now: datetime) -> PendingChange | None:
         """The question the last reply asked, when Redis has lost it (restarted, or in-process and new).
@@ -260,6 +278,7 @@ class Conversation:
         texted_before: bool | None,
         *,
         first_contact: bool = False,
+        language: str = "en",
     ) -> TurnResult:
         """Record the turn's reply (closing the turn), remember it, and send it."""
         customer_id = talk[0].customer_id
@@ -271,6 +290,7 @@ class Conversation:
             customer_id=customer_id,
             details={"engine": engine, "actions": [_describe(result) for result in results]},
             texted_before=texted_before,
+            language=language,
         )
         # Recording the reply closes the turn: from here on no retry asks the LLM or replies again.
         await self._closings.submit(Closing([message.id for message in talk], "answered", reply))
@@ -345,7 +365,12 @@ class Conversation:
         return tuple(Appointment(id=b.id, service=b.service, start=b.start) for b in bookings)
 
     def _facts(
-        self, customer: Customer, now: datetime, upcoming: tuple[Appointment, ...], said: Sequence[Message]
+        self,
+        customer: Customer,
+        now: datetime,
+        upcoming: tuple[Appointment, ...],
+        said: Sequence[Message],
+        language: str = "en",
     ) -> TurnFacts:
         words = "\n".join(words for message in said if (words := words_of(message)))
         attachments = tuple(kind for message in said for kind in attachment_types(message))
@@ -358,6 +383,7 @@ class Conversation:
             appointments=upcoming,
             words=words,
             attachments=attachments,
+            language=language,
         )
 
     def _prompt_values(self, facts: TurnFacts) -> dict[str, Any]:

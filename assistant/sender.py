@@ -119,17 +119,18 @@ class Sender:
         customer_id: int | None = None,
         details: dict[str, Any] | None = None,
         texted_before: bool | None = None,
+        language: str = "en",
     ) -> Message:
         """An unsaved outbound text: shaped to the segment budget, with the disclosure on a first contact.
 
         `texted_before` is whether any text ever went to `phone`, when the caller already knows; else it is
-        looked up.
+        looked up. `language` is the customer's, for the disclosure.
         """
         disclosure = ""
         if texted_before is None and kind not in SELF_DISCLOSING:
             texted_before = await self._messages.has_texted(phone)
         if kind not in SELF_DISCLOSING and not texted_before:
-            disclosure = await self._renderer.render("disclosure", {})
+            disclosure = await self._renderer.render(self._renderer.localized("disclosure", language), {})
         shaped = shape_reply(text, self._segment_budget, suffix=disclosure)
         return Message(
             direction="outbound",

@@ -42,7 +42,7 @@ class Thread:
         return self.intent is not None and (self.asked or self.appointment_id is not None)
 
 
-def follow(messages: Sequence[ChatMessage], reader: Reader) -> Thread:
+def follow(messages: Sequence[ChatMessage], reader: Reader, language: str = "en") -> Thread:
     """The thread of `messages` up to, not including, the customer's latest text."""
     earlier = [message for message in messages if message["role"] != "system"]
     if earlier and earlier[-1]["role"] == "user":
@@ -56,15 +56,14 @@ def follow(messages: Sequence[ChatMessage], reader: Reader) -> Thread:
         if message["role"] != "user":
             continue
         asked_for.insert(0, message["content"])
-        if _request(reader.read(message["content"])) or len(asked_for) == LOOK_BACK:
+        if _request(reader.read(message["content"], language)) or len(asked_for) == LOOK_BACK:
             break
     intent, service, day, clock = None, None, None, None
     for text in asked_for:  # later texts correct earlier ones
-        reading = reader.read(text)
+        reading = reader.read(text, language)
         intent = _request(reading) or intent
-        # "move my tuesday yoga to friday": the time asked for follows the last "to".
-        asked_time = reading.text.rpartition(" to ")[2] if reading.intent == "move" else reading.text
-        when = reader.when_in(asked_time, day=day, near=clock, loose=clock is not None or day is not None)
+        loose = clock is not None or day is not None
+        when = reader.when_in(reading.time_asked_for, day=day, near=clock, loose=loose, language=language)
         service = reading.service or service
         day, clock = when.day or day, when.clock or clock
     named = set(NAMED_APPOINTMENT.findall(last_reply))

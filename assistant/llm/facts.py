@@ -37,6 +37,7 @@ class TurnFacts:
     appointments: tuple[Appointment, ...] = ()
     words: str = ""  # what the customer wrote this turn, defused, without attachment notes
     attachments: tuple[str, ...] = field(default=())  # content types of what they attached
+    language: str = "en"  # the language they write in (en, es): replies and handlers answer in it
 
     @property
     def local_now(self) -> datetime:

@@ -16,24 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from actions.phrases import local_day
 from assistant.business import Business, Service
+from assistant.llm import phrases
 from assistant.llm.dialogue import Thread, follow
 from assistant.llm.facts import TurnFacts
 from assistant.llm.faq import FaqIndex
+from assistant.llm.language import language_of
+from assistant.llm.patterns import BARE_NUMBER
 from assistant.llm.port import ChatMessage, Toolbox
 from assistant.llm.reading import Reader, Reading
 from assistant.llm.when import When
 from storage.clock import system_clock
-
-# "where are you?" with no FAQ entry for it: the address is the answer.
-WHERE = re.compile(r"\b(?:where (?:are|r) (?:you|u)|located|location|address|directions)\b", re.IGNORECASE)
-# "no" to a question that was not a YES question: nothing more to work out.
-DECLINE = re.compile(
-    r"^\W*(?:no|nope|nah|no thanks?|no thank you|never ?mind|forget it|not now)\W*$", re.IGNORECASE
-)
-AGREE = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|ok|okay|great|perfect|sounds good)\W*$", re.IGNORECASE)
-# "43" answering "which appointment?".
-BARE_NUMBER = re.compile(r"^\W*#?\s*(\d{1,18})\W*$")
 
 
 @dataclass(frozen=True)
@@ -44,11 +38,13 @@ class Upcoming:
     service: str | None = None
     start: datetime | None = None
 
-    def describe(self) -> str:
+    def describe(self, language: str = "en") -> str:
         """How a reply names it: 'Yoga on Tue Nov 24 at 6:00 PM', or 'appointment #42'."""
         if self.service and self.start:
-            return f"{self.service} on {_when(self.start)}"
-        return f"appointment #{self.id}"
+            return phrases.reply(
+                language, "named", service=self.service, when=phrases.when(language, self.start)
+            )
+        return phrases.reply(language, "numbered", id=self.id)
 
 
 @dataclass(frozen=True)
@@ -56,6 +52,7 @@ class Request:
     """What the customer wants done, from their text and the thread it continues."""
 
     intent: str | None
+    language: str = "en"
     text: str = ""
     service: Service | None = None
     when: When = field(default_factory=When)  # book, move: the time asked for; cancel: the day named
@@ -107,32 +104,34 @@ class OfflineEngine:
             upcoming = [
                 Upcoming(id=a.id, service=a.service, start=facts.local(a.start)) for a in facts.appointments
             ]
+        language = facts.language if facts is not None else language_of(text)
         if media and not text:
-            return self._media(media)
-        reading = self._reader.read(text)
+            return self._media(media, language)
+        reading = self._reader.read(text, language)
         if reading.intent == "handoff":
-            return self._handoff()
+            return self._handoff(language)
         if (entry := self._faq.answer_for(reading.text)) is not None:
             return entry.answer
-        if reading.intent is None and self.business.address and WHERE.search(reading.text):
-            return f"We're at {self.business.address}."
-        if DECLINE.match(reading.text):
-            return "No problem. Is there anything else I can help with?"
-        if AGREE.match(reading.text):  # a YES with nothing waiting for it
-            return "Great! Is there anything else I can help with?"
-        thread = follow(messages, self._reader)
+        if reading.intent is None and self.business.address and reading.asks_where:
+            return phrases.reply(language, "where", address=self.business.address)
+        if reading.declines:
+            return phrases.reply(language, "decline")
+        if reading.agrees:  # a YES with nothing waiting for it
+            return phrases.reply(language, "agree")
+        thread = follow(messages, self._reader, language)
         request = self._continued(reading, thread, upcoming) or self._fresh(reading, thread)
         handler = self._handlers.get(request.intent or "")
-        return handler(request, upcoming) if handler else self._unknown()
+        return handler(request, upcoming) if handler else phrases.reply(language, "unknown")
 
     def _fresh(self, reading: Reading, thread: Thread) -> Request:
         """The request a text makes on its own ("book it" books the service just talked about)."""
         when = reading.when
         if reading.intent == "move":  # "move my tuesday yoga to friday at 9": the new time follows "to"
-            when = self._reader.when_in(reading.text.rpartition(" to ")[2])
+            when = self._reader.when_in(reading.time_asked_for, language=reading.language)
         service = reading.service or (thread.service if reading.intent == "book" else None)
         return Request(
             reading.intent,
+            language=reading.language,
             text=reading.text,
             service=service,
             when=when,
@@ -152,21 +151,33 @@ class OfflineEngine:
         if just_done is not None and just_done.start and thread.intent in ("book", "move"):
             # "actually make it 7", just after it was booked (or a move was asked): move that appointment.
             start = just_done.start
-            when = self._reader.when_in(reading.text, day=start.date(), near=start.time(), loose=True)
+            when = self._reader.when_in(
+                reading.text, day=start.date(), near=start.time(), loose=True, language=reading.language
+            )
             if when.empty:
                 return None
             moved = When(day=when.day or start.date(), clock=when.clock or start.time())
-            return Request("move", text=reading.text, appointment_id=just_done.id, when=moved, guessed=typos)
+            return Request(
+                "move",
+                language=reading.language,
+                text=reading.text,
+                appointment_id=just_done.id,
+                when=moved,
+                guessed=typos,
+            )
         if not thread.asked:
             return None
-        when = self._reader.when_in(reading.text, day=thread.day, near=thread.clock, loose=True)
-        asked_time = When(day=when.day or thread.day, clock=when.clock or thread.clock, assumed=when.assumed)
+        when = self._reader.when_in(
+            reading.text, day=thread.day, near=thread.clock, loose=True, language=reading.language
+        )
+        merged = When(day=when.day or thread.day, clock=when.clock or thread.clock, assumed=when.assumed)
         bare = BARE_NUMBER.match(reading.text)
         return Request(
             thread.intent,
+            language=reading.language,
             text=reading.text,
             service=reading.service or thread.service,
-            when=asked_time if thread.intent != "cancel" else when,
+            when=merged if thread.intent != "cancel" else when,
             appointment_id=reading.appointment_id or (bare[1] if bare else None),
             next_one=reading.next_one,
             guessed=typos + when.assumed,
@@ -175,23 +186,29 @@ class OfflineEngine:
     # --- one function per intent ---
 
     def _greeting(self, request: Request, upcoming: list[Upcoming]) -> str:
-        return (
-            f"Hi! This is {self.business.name}. I can tell you our hours and prices, and book, move or "
-            "cancel an appointment for you. What can I do for you?"
-        )
+        return phrases.reply(request.language, "greeting", name=self.business.name)
 
     def _hours(self, request: Request, upcoming: list[Upcoming]) -> str:
         lines = self.business.hours_summary()
         if not lines:
-            return f"Please call us{self._phone(' at ')} for our opening hours."
-        return f"{self.business.name} hours: {'; '.join(lines)}."
+            return phrases.reply(request.language, "call_for_hours", phone=self._phone(request.language))
+        hours = phrases.hours(request.language, lines)
+        return phrases.reply(request.language, "hours", name=self.business.name, hours=hours)
 
     def _prices(self, request: Request, upcoming: list[Upcoming]) -> str:
-        if request.service:
-            return _service_line(request.service) + " Want me to book one? Tell me a day and time."
+        language, service = request.language, request.service
+        if service:
+            line = phrases.reply(
+                language,
+                "service_line",
+                service=service.name,
+                price=_price(service.price),
+                minutes=service.duration_minutes,
+            )
+            return line + phrases.reply(language, "offer")
         if not self.business.services:
-            return f"Please call us{self._phone(' at ')} to hear what we offer."
-        return f"We offer {self._service_list()}. Want me to book one?"
+            return phrases.reply(language, "call_for_services", phone=self._phone(language))
+        return phrases.reply(language, "we_offer", services=self._service_list())
 
     def _about_service(self, request: Request, upcoming: list[Upcoming]) -> str:
         # A service with a day or time ("yoga tomorrow at 6pm?") is a booking request without the verb.
@@ -200,62 +217,68 @@ class OfflineEngine:
         return self._prices(request, upcoming)
 
     def _book(self, request: Request, upcoming: list[Upcoming]) -> str:
-        service, when = request.service, request.when
+        language, service, when = request.language, request.service, request.when
         if service is None:
             if not self.business.services:
-                return f"Please call us{self._phone(' at ')} to book."
-            return f"Which would you like to book? We offer {self._service_list()}."
+                return phrases.reply(language, "call_to_book", phone=self._phone(language))
+            return phrases.reply(language, "which_service", services=self._service_list())
         if when.start is None:
-            return f"What {self._missing(when)} would you like for {service.name}?"
+            if when.day is not None:
+                day = local_day(language, when.day)
+                return phrases.reply(language, "ask_time", day=day, service=service.name)
+            return phrases.reply(language, "ask_day_time", service=service.name)
         # Only the tag: the handler's "Booked: ..." (or its question, when it was guessed) is the reply.
         ask = ' ask="yes"' if request.guessed else ""
         return f'[ACTION:SCHEDULE service="{service.name}" start="{_iso(when.start)}"{ask}]'
 
     def _move(self, request: Request, upcoming: list[Upcoming]) -> str:
+        language = request.language
         appointment, choices = self._choose(request, upcoming, day=None)
         if appointment is None:
-            return self._ask_which("move", choices)
-        start = request.when.start
+            return self._ask_which(language, "move", choices)
+        start, what = request.when.start, appointment.describe(language)
         if start is None:
-            return f"What {self._missing(request.when)} should I move your {appointment.describe()} to?"
-        return (
-            f"Let me move your {appointment.describe()} to {_when(start)}. "
+            if request.when.day is not None:
+                return phrases.reply(
+                    language, "move_time", day=local_day(language, request.when.day), what=what
+                )
+            return phrases.reply(language, "move_day_time", what=what)
+        return phrases.reply(language, "moving", what=what, when=phrases.when(language, start)) + (
             f'[ACTION:UPDATE appointment="{appointment.id}" start="{_iso(start)}"]'
         )
 
     def _cancel(self, request: Request, upcoming: list[Upcoming]) -> str:
         appointment, choices = self._choose(request, upcoming, day=request.when.day)
         if appointment is None:
-            return self._ask_which("cancel", choices)
-        return f'Let me cancel your {appointment.describe()}. [ACTION:CANCEL appointment="{appointment.id}"]'
+            return self._ask_which(request.language, "cancel", choices)
+        words = phrases.reply(request.language, "cancelling", what=appointment.describe(request.language))
+        return words + f'[ACTION:CANCEL appointment="{appointment.id}"]'
 
     def _mine(self, request: Request, upcoming: list[Upcoming]) -> str:
+        language = request.language
         if not upcoming:
-            return "You have no upcoming appointments. Want to book one? Tell me a service, day and time."
+            return phrases.reply(language, "none_upcoming")
         soonest = sorted(upcoming, key=lambda a: a.start or datetime.max)
-        if len(soonest) == 1 or re.search(r"\bnext\b", request.text, re.IGNORECASE):
-            later = f" (and {len(soonest) - 1} more after it)" if len(soonest) > 1 else ""
-            return f"Your next appointment is {soonest[0].describe()} (#{soonest[0].id}){later}."
-        listed = "; ".join(f"{a.describe()} (#{a.id})" for a in soonest)
-        return f"Your upcoming appointments: {listed}."
+        if len(soonest) == 1 or request.next_one or re.search(r"\bnext\b", request.text, re.IGNORECASE):
+            later = phrases.reply(language, "more", count=len(soonest) - 1) if len(soonest) > 1 else ""
+            return phrases.reply(
+                language, "next", what=soonest[0].describe(language), id=soonest[0].id, later=later
+            )
+        listed = "; ".join(f"{a.describe(language)} (#{a.id})" for a in soonest)
+        return phrases.reply(language, "upcoming", listed=listed)
 
-    def _handoff(self) -> str:
+    def _handoff(self, language: str) -> str:
         # The handler's result says a person will follow up; this only adds the quicker route.
-        call = f"For anything urgent, call us at {self.business.phone}. " if self.business.phone else ""
+        phone = self.business.phone
+        call = phrases.reply(language, "urgent", phone=phone) if phone else ""
         return f'{call}[ACTION:HANDOFF reason="customer asked for a person"]'
 
     def _thanks(self, request: Request, upcoming: list[Upcoming]) -> str:
-        return "You're welcome! Text us anytime."
+        return phrases.reply(request.language, "thanks")
 
-    def _media(self, attachments: list[str]) -> str:
-        kind = "picture" if all("image" in what.lower() for what in attachments) else "attachment"
-        return f"Thanks for the {kind}! A person from our team will take a look. What can I help you with?"
-
-    def _unknown(self) -> str:
-        return (
-            "Sorry, I didn't quite get that. I can help with our hours, prices, and booking, moving or "
-            "cancelling an appointment. If you'd rather talk to a person, just say so."
-        )
+    def _media(self, attachments: list[str], language: str) -> str:
+        pictures = all("image" in what.lower() for what in attachments)
+        return phrases.reply(language, "picture" if pictures else "attachment")
 
     # --- helpers ---
 
@@ -282,37 +305,22 @@ class OfflineEngine:
             return candidates[0], []
         return None, candidates or upcoming
 
-    def _ask_which(self, verb: str, choices: list[Upcoming]) -> str:
+    def _ask_which(self, language: str, verb: str, choices: list[Upcoming]) -> str:
+        verb = phrases.reply(language, f"verb_{verb}")
         if not choices:
-            return (
-                f"I can't find an upcoming appointment to {verb}. Which one do you mean? "
-                "The number from your confirmation text (like #42) helps."
-            )
-        listed = "; ".join(f"#{a.id} {a.describe()}" for a in choices)
-        return f"Which appointment should I {verb}? {listed}"
+            return phrases.reply(language, "cant_find", verb=verb)
+        listed = "; ".join(f"#{a.id} {a.describe(language)}" for a in choices)
+        return phrases.reply(language, "which", verb=verb, listed=listed)
 
-    def _missing(self, when: When) -> str:
-        """What to ask for when a start time is incomplete: 'time on Fri Nov 27' or 'day and time'."""
-        return f"time on {_day(when.day)}" if when.day is not None else "day and time"
-
-    def _phone(self, prefix: str) -> str:
-        return f"{prefix}{self.business.phone}" if self.business.phone else ""
-
-
-def _service_line(service: Service) -> str:
-    return f"{service.name} is {_price(service.price)} for {service.duration_minutes} minutes."
+    def _phone(self, language: str) -> str:
+        """' at +1 415 555 0100' ('al ...' in Spanish) when the business has a phone, else nothing."""
+        if not self.business.phone:
+            return ""
+        return f" {'al' if language == 'es' else 'at'} {self.business.phone}"
 
 
 def _price(amount: float) -> str:
     return f"${amount:,.0f}" if amount == int(amount) else f"${amount:,.2f}"
-
-
-def _day(day: date) -> str:
-    return f"{day:%a %b} {day.day}"
-
-
-def _when(moment: datetime) -> str:
-    return f"{_day(moment.date())} at {moment:%I:%M %p}".replace(" at 0", " at ")  # "6:00 PM", not "06:00 PM"
 
 
 def _iso(moment: datetime) -> str:

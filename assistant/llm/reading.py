@@ -8,99 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from assistant.business import Business, Service
-from assistant.llm.typos import Speller
+from assistant.llm.patterns import APPOINTMENT_ID, PATTERNS, words
+from assistant.llm.typos import Corrected, Speller
 from assistant.llm.when import When, find_when
 
-APPOINTMENT_ID = re.compile(
-    r"(?:#\s*|\b(?:appointment|appt|booking|reservation)\s*(?:#|no\.?|number)?\s*)(?P<id>\d+)\b",
-    re.IGNORECASE,
-)
-
-
-def _words(*alternatives: str) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.IGNORECASE)
-
-
-# The intent patterns, one per line; a text's intent is the first of INTENTS found in it.
-HANDOFF = _words(
-    "human",
-    "real person",
-    "a person",
-    r"(?:talk|speak|chat) (?:to|with) some(?:one|body)",
-    "staff",
-    "agent",
-    "representative",
-    "manager",
-    "operator",
-)
-CANCEL = _words(
-    r"cancel\w*",
-    "call off",
-    r"can'?t make it",
-    "cannot make it",
-    r"won'?t make it",
-    r"can'?t come",
-    r"unable to (?:make|come|attend)",
-    "not coming",
-)
-MOVE = _words("move", "reschedule", "re-schedule", "change", "push", "postpone", "switch", "shift")
-# "what's my next appointment?": asking about one's own bookings, not making one (no booking verb).
-MINE = re.compile(
-    r"^(?!.*\b(?:book|schedule|reserve|sign up)\b).*(?:"
-    r"\b(?:my|next)\s+(?:\w+\s+)?(?:appointments?|appts?|bookings?|reservations?|sessions?|class(?:es)?)\b"
-    r"|\bwhat (?:\w+\s+)?(?:appointments?|bookings?|reservations?|sessions?|classes) (?:do|have) i\b"
-    r"|\bwhen(?:'s| is| are)? my\b"
-    r"|\b(?:do|have) i (?:have|got) (?:any(?:thing)?|an?)\b.*\b(?:booked|appointments?|bookings?|coming up)\b"
-    r"|\bwhat (?:do|have) i (?:got|have)\b.*\b(?:booked|scheduled|coming up)\b"
-    r"|\bam i (?:booked|scheduled|signed up)\b)",
-    re.IGNORECASE,
-)
-# "my next class" names the soonest appointment ("to next friday" names a day, not one of them).
-NEXT_ONE = re.compile(
-    r"\bnext\s+(?:\w+\s+)?(?:appointment|appt|booking|reservation|session|class)\b", re.IGNORECASE
-)
-# "yoga tomorrow at 6?" has no verb: a service named with a day or time also counts as booking.
-BOOK = _words("book", "schedule", "reserve", r"sign (?:me )?up", "appointment", r"can i (?:get|take|join|do)")
-HOURS = _words("hours", "open", "opening", r"close[sd]?", "closing", "what time")
-PRICES = _words(
-    r"prices?",
-    "pricing",
-    r"costs?",
-    "how much",
-    r"rates?",
-    r"fees?",
-    "services",
-    "classes",
-    "offer",
-    "menu",
-    "what do you have",
-)
-THANKS = _words("thanks", r"thank (?:you|u)", "thx", "ty", "tysm", "appreciate it", "cheers")
-GREETING = re.compile(
-    r"^\W*(?:hi|hello|hey|hiya|howdy|yo|good (?:morning|afternoon|evening))\b", re.IGNORECASE
-)
-# Words that change what was being discussed rather than start something new ("actually make it 7").
-CORRECTION = _words(
-    "actually",
-    "instead",
-    "rather",
-    r"make it",
-    r"how about",
-    r"what about",
-    r"(?:change|switch|move) it to",
-    r"the \w+ one",
-    r"no,? (?:at|on|make)",
-)
-INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("handoff", HANDOFF),
-    ("cancel", CANCEL),
-    ("move", MOVE),
-    ("mine", MINE),
-    ("book", BOOK),
-    ("hours", HOURS),
-    ("prices", PRICES),
-)
-SMALL_TALK: tuple[tuple[str, re.Pattern[str]], ...] = (("thanks", THANKS), ("greeting", GREETING))
 # Words too common to name a service on their own ("class" in "Spin Class").
 GENERIC_WORDS = frozenset({"class", "classes", "session", "lesson", "appointment", "with", "and", "the"})
 
@@ -110,6 +21,7 @@ class Reading:
     """What one text asks for, with its typos put right."""
 
     text: str
+    language: str  # en or es: the patterns it was read with
     intent: str | None  # handoff, cancel, move, mine, book, hours, prices, thanks, greeting; None: unclear
     service: Service | None
     when: When
@@ -117,6 +29,19 @@ class Reading:
     correction: bool  # "actually", "instead", "make it 7": it changes what was being discussed
     appointment_id: str | None  # "#42", "appointment 42"
     next_one: bool  # "my next class": the soonest of the matching appointments
+    asks_where: bool  # "where are you located?"
+    declines: bool  # the whole text is a "no"
+    agrees: bool  # the whole text is a "yes"
+
+    @property
+    def time_asked_for(self) -> str:
+        """The words naming the time wanted: a move's new time follows its last "to" (or "al")."""
+        if self.intent != "move":
+            return self.text
+        for word in (" to ", " al ", " para el "):
+            if word in self.text:
+                return self.text.rpartition(word)[2]
+        return self.text
 
     @property
     def sure(self) -> bool:
@@ -133,29 +58,35 @@ class Reader:
         self.aliases = _service_aliases(business.services)
         # Longest first so "Personal Training" wins over a shorter name it contains.
         names = sorted((re.escape(alias) for alias in self.aliases), key=len, reverse=True)
-        self._service_names = _words(*names) if names else re.compile(r"(?!x)x")  # never matches
+        self._service_names = words(*names) if names else re.compile(r"(?!x)x")  # never matches
         self._speller = Speller(word for service in business.services for word in service.name.split())
 
-    def read(self, raw: str) -> Reading:
-        corrected = self._speller.correct(raw)
+    def read(self, raw: str, language: str = "en") -> Reading:
+        patterns = PATTERNS.get(language, PATTERNS["en"])
+        # Other languages are read without accents, as texts are often typed ("manana" for "mañana").
+        corrected = self._speller.correct(raw) if language == "en" else Corrected(_unaccented(raw))
         text = corrected.text
         service = self.service_in(text)
-        when = self.when_in(text)
-        intent = next((name for name, pattern in INTENTS if pattern.search(text)), None)
+        when = self.when_in(text, language=language)
+        intent = next((name for name, pattern in patterns.intents if pattern.search(text)), None)
         if intent is None and service is not None:
             intent = "service"
         if intent is None:
-            intent = next((name for name, pattern in SMALL_TALK if pattern.search(text)), None)
+            intent = next((name for name, pattern in patterns.small_talk if pattern.search(text)), None)
         named = APPOINTMENT_ID.search(text)
         return Reading(
             text=text,
+            language=language,
             intent=intent,
             service=service,
             when=when,
             guessed=corrected.guessed + when.assumed,
-            correction=bool(CORRECTION.search(text)),
+            correction=bool(patterns.correction.search(text)),
             appointment_id=named["id"] if named else None,
-            next_one=bool(NEXT_ONE.search(text)),
+            next_one=bool(patterns.next_one.search(text)),
+            asks_where=bool(patterns.where.search(text)),
+            declines=bool(patterns.decline.match(text)),
+            agrees=bool(patterns.agree.match(text)),
         )
 
     def service_in(self, text: str) -> Service | None:
@@ -163,12 +94,20 @@ class Reader:
         return self.aliases.get(match.group(0).casefold()) if match else None
 
     def when_in(
-        self, text: str, *, day: date | None = None, near: time | None = None, loose: bool = False
+        self,
+        text: str,
+        *,
+        day: date | None = None,
+        near: time | None = None,
+        loose: bool = False,
+        language: str = "en",
     ) -> When:
         """The day and time in `text`, with `day` and `near` the ones being discussed (see `find_when`)."""
         # Service names and appointment ids are not dates ("appointment 42", "Spin 45").
         cleaned = APPOINTMENT_ID.sub(" ", self._service_names.sub(" ", text))
-        return find_when(cleaned, self._clock(), self._business, day=day, near=near, loose=loose)
+        return find_when(
+            cleaned, self._clock(), self._business, day=day, near=near, loose=loose, language=language
+        )
 
 
 def _service_aliases(services: tuple[Service, ...]) -> dict[str, Service]:
@@ -182,3 +121,10 @@ def _service_aliases(services: tuple[Service, ...]) -> dict[str, Service]:
         if len(having) == 1 and word not in GENERIC_WORDS:
             aliases.setdefault(word, having[0])
     return aliases
+
+
+_ACCENTS = str.maketrans("áéíóúüñÁÉÍÓÚÜÑ¿¡", "aeiouunAEIOUUN  ")
+
+
+def _unaccented(text: str) -> str:
+    return text.translate(_ACCENTS)

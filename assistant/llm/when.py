@@ -23,12 +23,24 @@ _CLOCK_PATTERNS = (
 )
 # Answering or correcting a time ("make it 7", "8 instead"), a bare number is an hour.
 _BARE_HOUR = re.compile(r"\b(?P<hour>\d{1,2})\b(?![/.\-:]\d|\s*(?:st|nd|rd|th)\b)", re.IGNORECASE)
+# "a las 10", "a la 1" (Spanish); read after the accents are taken off.
+_SPANISH_CLOCK = re.compile(
+    r"\ba\s+las?\s+(?P<hour>\d{1,2})(?::(?P<minute>[0-5]\d))?(?:\s*(?P<ampm>[ap])\.?\s?m\b\.?)?",
+    re.IGNORECASE,
+)
 _NOON = re.compile(r"\b(?:at\s+)?(?:noon|midday)\b", re.IGNORECASE)
-_EVENING = re.compile(r"\b(?:tonight|evening|afternoon|after work)\b", re.IGNORECASE)
-_MORNING = re.compile(r"\bmorning\b", re.IGNORECASE)
+_EVENING = re.compile(
+    r"\b(?:tonight|evening|afternoon|after work|de la (?:tarde|noche)|por la (?:tarde|noche))\b",
+    re.IGNORECASE,
+)
+_MORNING = re.compile(r"\b(?:morning|de la manana|por la manana)\b", re.IGNORECASE)
 
 # search_dates also finds "may" in "may I" and "now"; a real day phrase has a digit or a day word.
-_DAYLIKE = re.compile(r"\d|\b(?:today|tonight|tomorrow|next|week|mon|tue|wed|thu|fri|sat|sun)", re.IGNORECASE)
+_DAYLIKE = re.compile(
+    r"\d|\b(?:today|tonight|tomorrow|next|week|mon|tue|wed|thu|fri|sat|sun"
+    r"|hoy|manana|lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,7 @@ def find_when(
     day: date | None = None,
     near: time | None = None,
     loose: bool = False,
+    language: str = "en",
 ) -> When:
     """Read a day and a clock time out of `text`, relative to the aware `now`, in the business's zone.
 
@@ -69,8 +82,8 @@ def find_when(
     """
     local_now = now.astimezone(business.zone).replace(tzinfo=None, second=0, microsecond=0)
     text = _SHORTHAND.sub("tomorrow", text)
-    hour_minute, meridiem, rest = _cut_clock(text, loose=loose)
-    named_day = _find_day(rest, local_now, business)
+    hour_minute, meridiem, rest = _cut_clock(text, loose=loose, language=language)
+    named_day = _find_day(rest, local_now, business, language=language)
     if hour_minute is None:
         return When(day=named_day)
     on = named_day or day or local_now.date()
@@ -87,11 +100,14 @@ def find_when(
     return When(day=on, clock=clock, assumed=assumed)
 
 
-def _cut_clock(text: str, *, loose: bool = False) -> tuple[tuple[int, int] | None, str | None, str]:
+def _cut_clock(
+    text: str, *, loose: bool = False, language: str = "en"
+) -> tuple[tuple[int, int] | None, str | None, str]:
     """Find a clock time; return (hour, minute), its meridiem ('a', 'p', '24h' or None), and the rest."""
     if match := _NOON.search(text):
         return (12, 0), "p", _remove(text, match)
-    for pattern in (*_CLOCK_PATTERNS, _BARE_HOUR) if loose else _CLOCK_PATTERNS:
+    patterns = (_SPANISH_CLOCK, *_CLOCK_PATTERNS) if language == "es" else _CLOCK_PATTERNS
+    for pattern in (*patterns, _BARE_HOUR) if loose else patterns:
         match = pattern.search(text)
         if not match:
             continue
@@ -106,7 +122,9 @@ def _cut_clock(text: str, *, loose: bool = False) -> tuple[tuple[int, int] | Non
             ampm = "p"
         elif ampm is None and _MORNING.search(text):
             ampm = "a"
-        return (hour, minute), ampm, _remove(text, match)
+        # "de la mañana" says when in the day, not which day: it must not be read as "tomorrow".
+        rest = _MORNING.sub(" ", _remove(text, match)) if language == "es" else _remove(text, match)
+        return (hour, minute), ampm, rest
     return None, None, text
 
 
@@ -152,7 +170,7 @@ def _minutes(moment: time) -> int:
     return moment.hour * 60 + moment.minute
 
 
-def _find_day(text: str, now: datetime, business: Business) -> date | None:
+def _find_day(text: str, now: datetime, business: Business, *, language: str = "en") -> date | None:
     """The first day phrase dateparser finds in `text`, ignoring words that merely look like dates."""
     settings = {
         "RELATIVE_BASE": now,
@@ -160,7 +178,7 @@ def _find_day(text: str, now: datetime, business: Business) -> date | None:
         "TIMEZONE": business.timezone,
         "RETURN_AS_TIMEZONE_AWARE": False,
     }
-    found = search_dates(text, languages=["en"], settings=settings) or []
+    found = search_dates(text, languages=[language] if language != "en" else ["en"], settings=settings) or []
     for phrase, moment in found:
         if _DAYLIKE.search(phrase):
             return moment.date()

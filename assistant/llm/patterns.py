@@ -1,0 +1,169 @@
+"""The words that ask for each thing, per language: booking, cancelling, hours, thanks, corrections."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+APPOINTMENT_ID = re.compile(
+    r"(?:#\s*|\b(?:appointment|appt|booking|reservation|cita|reserva)\s*(?:#|no\.?|number|numero)?\s*)(?P<id>\d+)\b",
+    re.IGNORECASE,
+)
+# "43" answering "which appointment?".
+BARE_NUMBER = re.compile(r"^\W*#?\s*(\d{1,18})\W*$")
+
+
+def words(*alternatives: str) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.IGNORECASE)
+
+
+# The intent patterns, one per line; a text's intent is the first of INTENTS found in it.
+HANDOFF = words(
+    "human",
+    "real person",
+    "a person",
+    r"(?:talk|speak|chat) (?:to|with) some(?:one|body)",
+    "staff",
+    "agent",
+    "representative",
+    "manager",
+    "operator",
+)
+CANCEL = words(
+    r"cancel\w*",
+    "call off",
+    r"can'?t make it",
+    "cannot make it",
+    r"won'?t make it",
+    r"can'?t come",
+    r"unable to (?:make|come|attend)",
+    "not coming",
+)
+MOVE = words("move", "reschedule", "re-schedule", "change", "push", "postpone", "switch", "shift")
+# "what's my next appointment?": asking about one's own bookings, not making one (no booking verb).
+MINE = re.compile(
+    r"^(?!.*\b(?:book|schedule|reserve|sign up)\b).*(?:"
+    r"\b(?:my|next)\s+(?:\w+\s+)?(?:appointments?|appts?|bookings?|reservations?|sessions?|class(?:es)?)\b"
+    r"|\bwhat (?:\w+\s+)?(?:appointments?|bookings?|reservations?|sessions?|classes) (?:do|have) i\b"
+    r"|\bwhen(?:'s| is| are)? my\b"
+    r"|\b(?:do|have) i (?:have|got) (?:any(?:thing)?|an?)\b.*\b(?:booked|appointments?|bookings?|coming up)\b"
+    r"|\bwhat (?:do|have) i (?:got|have)\b.*\b(?:booked|scheduled|coming up)\b"
+    r"|\bam i (?:booked|scheduled|signed up)\b)",
+    re.IGNORECASE,
+)
+# "my next class" names the soonest appointment ("to next friday" names a day, not one of them).
+NEXT_ONE = re.compile(
+    r"\bnext\s+(?:\w+\s+)?(?:appointment|appt|booking|reservation|session|class)\b", re.IGNORECASE
+)
+# "yoga tomorrow at 6?" has no verb: a service named with a day or time also counts as booking.
+BOOK = words("book", "schedule", "reserve", r"sign (?:me )?up", "appointment", r"can i (?:get|take|join|do)")
+HOURS = words("hours", "open", "opening", r"close[sd]?", "closing", "what time")
+PRICES = words(
+    r"prices?",
+    "pricing",
+    r"costs?",
+    "how much",
+    r"rates?",
+    r"fees?",
+    "services",
+    "classes",
+    "offer",
+    "menu",
+    "what do you have",
+)
+THANKS = words("thanks", r"thank (?:you|u)", "thx", "ty", "tysm", "appreciate it", "cheers")
+GREETING = re.compile(
+    r"^\W*(?:hi|hello|hey|hiya|howdy|yo|good (?:morning|afternoon|evening))\b", re.IGNORECASE
+)
+# Words that change what was being discussed rather than start something new ("actually make it 7").
+CORRECTION = words(
+    "actually",
+    "instead",
+    "rather",
+    r"make it",
+    r"how about",
+    r"what about",
+    r"(?:change|switch|move) it to",
+    r"the \w+ one",
+    r"no,? (?:at|on|make)",
+)
+# "where are you?" with no FAQ entry for it: the address is the answer.
+WHERE = words(r"where (?:are|r) (?:you|u)", "located", "location", "address", "directions")
+# "no" to a question that was not a YES question: nothing more to work out.
+DECLINE = re.compile(r"^\W*(?:no|nope|nah|no thanks?|no thank you|never ?mind|forget it|not now)\W*$", re.I)
+AGREE = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|ok|okay|great|perfect|sounds good)\W*$", re.IGNORECASE)
+
+# Spanish, written without accents: texts are read with theirs taken off ("mañana" is read as "manana").
+ES_HANDOFF = words(
+    "persona", "humano", "agente", "encargado", "gerente", r"hablar con (?:alguien|una persona)"
+)
+ES_CANCEL = words(r"cancela\w*", "anular", r"no (?:puedo|podre|voy a poder) (?:ir|venir|asistir)")
+ES_MOVE = words(r"cambia\w*", r"mover\w*", r"reprograma\w*", "pasar", "otro dia", "otra hora")
+ES_MINE = re.compile(
+    r"^(?!.*\breserv\w*\b).*(?:\bmis (?:citas|reservas|clases)\b|\bmi (?:proxima )?(?:cita|reserva|clase)\b"
+    r"|\btengo (?:alguna |algo )?(?:cita|reserva|reservado)\b|\bcuando (?:es|tengo) mi\b)",
+    re.IGNORECASE,
+)
+ES_NEXT_ONE = re.compile(r"\bproxima (?:cita|reserva|clase)\b", re.IGNORECASE)
+ES_BOOK = words(r"reserva\w*", "agendar", "apartar", "una cita", r"apunta(?:r|rme)", r"quiero (?:una )?clase")
+ES_HOURS = words("horario", "abren", "abierto", "cierran", "cerrado", r"a que hora")
+ES_PRICES = words(
+    r"precios?", r"cuanto (?:cuesta|vale|es|cobran)", "cuesta", r"tarifas?", "servicios", "clases", "ofrecen"
+)
+ES_THANKS = words("gracias", "muchas gracias", "mil gracias")
+ES_GREETING = re.compile(r"^\W*(?:hola|buenas|buenos dias|buenas tardes|buenas noches)\b", re.IGNORECASE)
+ES_CORRECTION = words("mejor", "en realidad", r"en (?:vez|lugar)", r"que sea", r"cambialo a", r"y si")
+ES_WHERE = words(r"donde (?:estan|queda|se encuentran)", "direccion", "ubicacion", "como llego")
+ES_DECLINE = re.compile(r"^\W*(?:no|no gracias|olvidalo|dejalo|ya no)\W*$", re.IGNORECASE)
+ES_AGREE = re.compile(r"^\W*(?:si|vale|claro|perfecto|de acuerdo|ok|genial)\W*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Patterns:
+    """One language's patterns. A text's intent is the first of `intents` found in it."""
+
+    intents: tuple[tuple[str, re.Pattern[str]], ...]
+    small_talk: tuple[tuple[str, re.Pattern[str]], ...]
+    correction: re.Pattern[str]
+    next_one: re.Pattern[str]
+    where: re.Pattern[str]
+    decline: re.Pattern[str]
+    agree: re.Pattern[str]
+
+
+PATTERNS = {
+    "en": Patterns(
+        intents=(
+            ("handoff", HANDOFF),
+            ("cancel", CANCEL),
+            ("move", MOVE),
+            ("mine", MINE),
+            ("book", BOOK),
+            ("hours", HOURS),
+            ("prices", PRICES),
+        ),
+        small_talk=(("thanks", THANKS), ("greeting", GREETING)),
+        correction=CORRECTION,
+        next_one=NEXT_ONE,
+        where=WHERE,
+        decline=DECLINE,
+        agree=AGREE,
+    ),
+    "es": Patterns(
+        intents=(
+            ("handoff", ES_HANDOFF),
+            ("cancel", ES_CANCEL),
+            ("mine", ES_MINE),
+            ("move", ES_MOVE),
+            ("book", ES_BOOK),
+            ("hours", ES_HOURS),
+            ("prices", ES_PRICES),
+        ),
+        small_talk=(("thanks", ES_THANKS), ("greeting", ES_GREETING)),
+        correction=ES_CORRECTION,
+        next_one=ES_NEXT_ONE,
+        where=ES_WHERE,
+        decline=ES_DECLINE,
+        agree=ES_AGREE,
+    ),
+}
