@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actions.phrases import say
 from actions.registry import ActionContext, ActionResult, ActionSpec, Param
 
 
@@ -13,7 +14,7 @@ async def handoff(context: ActionContext, args: dict[str, Any]) -> ActionResult:
     return ActionResult(
         "HANDOFF",
         ok=True,
-        message="I've asked a member of our team to get back to you here.",
+        message=say(context.language, "handed_off"),
         data={"reason": reason},
     )
 

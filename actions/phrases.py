@@ -26,6 +26,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "kept_unknown": "OK, I won't {verb} it. Anything else I can help with?",
         "verb_cancel": "cancel",
         "verb_move": "move",
+        "handed_off": "I've asked a member of our team to get back to you here.",
     },
     "es": {
         "booked": "Reservado: {what}.",
@@ -42,6 +43,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "kept_unknown": "De acuerdo, no la voy a {verb}. ¿Te ayudo con algo mas?",
         "verb_cancel": "cancelar",
         "verb_move": "cambiar",
+        "handed_off": "He pedido a alguien de nuestro equipo que te responda por aqui.",
     },
 }
 

@@ -8,7 +8,9 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
+import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -35,6 +37,7 @@ from assistant.settings import Settings
 from assistant.sms.port import SmsGateway
 from assistant.sms.sandbox import DEFAULT_SENDER, SandboxOutbox
 from assistant.sms.twilio_adapter import TwilioGateway
+from assistant.staff_alerts import StaffAlerts
 from assistant.transcript import Transcript
 from assistant.verification import PhoneVerifier
 from assistant.worker import Worker
@@ -54,6 +57,7 @@ from storage.presence import Presence
 from storage.prompt_versions import DatabaseTemplateSource, PromptVersions
 from storage.redis import connect_redis
 from storage.reply_guard import ReplyGuard
+from storage.staff_alerts import StaffAlertBook
 from storage.takeovers import TakeoverBook
 from storage.turn_queue import STREAM, TurnQueue
 
@@ -72,6 +76,7 @@ class Clients:
     offline: OfflineEngine
     gateway: SmsGateway
     bookings: BookingStore
+    http: httpx.AsyncClient | None = None  # outgoing webhooks (staff alerts), when one is configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +111,7 @@ class Runtime:
     actions: ActionRegistry
     conversation: Conversation
     reminders: Reminders
+    alerts: StaffAlerts
     # Out: every text leaves through the sender and its outbox.
     outbox: Outbox
     sender: Sender
@@ -125,6 +131,7 @@ class Runtime:
             concurrency=settings.worker_concurrency,
             reminders=self.reminders,
             digests=self.chat.digests,
+            alerts=self.alerts,
             heartbeats=Heartbeats(redis, clock=clock),
             clock=clock,
         )
@@ -156,7 +163,12 @@ async def open_clients(
         sessions = session_factory(engine)
         bookings = booking_store(settings, sessions, business, clock)
         stack.push_async_callback(bookings.aclose)
-        yield Clients(settings, business, clock, engine, sessions, redis, llm, offline, gateway, bookings)
+        http = httpx.AsyncClient(timeout=10.0) if settings.staff_alert_webhook_url else None
+        if http is not None:
+            stack.push_async_callback(http.aclose)
+        yield Clients(
+            settings, business, clock, engine, sessions, redis, llm, offline, gateway, bookings, http
+        )
 
 
 @asynccontextmanager
@@ -249,6 +261,19 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         clock=clock,
         leads=settings.reminder_lead_times,
     )
+    alerts = StaffAlerts(
+        book=StaffAlertBook(clients.engine, clock=clock),
+        messages=messages,
+        sender=sender,
+        business_name=clients.business.name,
+        sender_number=_proactive_sender(settings),
+        numbers=settings.staff_alert_recipients,
+        webhook_url=settings.staff_alert_webhook_url,
+        webhook_secret=settings.staff_alert_webhook_secret,
+        http=clients.http,
+        cooldown=timedelta(seconds=settings.staff_alert_cooldown_seconds),
+        clock=clock,
+    )
     return Runtime(
         clients=clients,
         messages=messages,
@@ -263,6 +288,7 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         actions=actions,
         conversation=conversation,
         reminders=reminders,
+        alerts=alerts,
         outbox=outbox,
         sender=sender,
         chat=_chat_side(clients, consent=consent, messages=messages, renderer=renderer, sender=sender),

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 CLOCK_SLACK = timedelta(minutes=2)
 
 OPT_OUT_CONFIRMATION = "opt_out"
+STAFF_ALERT = "staff_alert"  # texts telling staff a conversation needs them
 CARRIER_OPTED_OUT = 21610
 # Replies that already tell the customer about STOP don't need the first-message disclosure.
 SELF_DISCLOSING = frozenset({OPT_OUT_CONFIRMATION, "opt_in", "help", "opt_out_unclear"})
@@ -200,7 +201,10 @@ class Sender:
             if at is not None:
                 await self._outbox.retry_at(message, at, reason=reason, unsure=error.maybe_sent)
                 return Delivery("queued", error_code=error.code, reason=reason)
-        staff_reason = f"a {message.kind} text could not be sent: {reason}"
+        # An alert to staff that could not go must not raise an alert about itself (a loop).
+        staff_reason = (
+            None if message.kind == STAFF_ALERT else f"a {message.kind} text could not be sent: {reason}"
+        )
         await self._outbox.failed(message, error_code=error.code, reason=reason, staff_reason=staff_reason)
         return Delivery("failed", error_code=error.code, reason=reason)
 

@@ -70,6 +70,15 @@ def parse_quiet_hours(text: str) -> tuple[time, time] | None:
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def parse_numbers(value: str) -> tuple[str, ...]:
+    """'+14155550100, +14155550101' → the numbers; ValueError naming one that is not E.164."""
+    numbers = tuple(part.strip() for part in value.split(",") if part.strip())
+    for number in numbers:
+        if not (number.startswith("+") and number[1:].isdigit() and 8 <= len(number) <= 16):
+            raise ValueError(f"{number!r} is not a phone number in E.164 form, like +14155550100")
+    return numbers
+
+
 def parse_networks(value: str) -> tuple[Network, ...]:
     """`TRUSTED_PROXIES`: addresses and CIDR ranges, comma-separated; ValueError names a bad entry."""
     networks = []
@@ -165,10 +174,26 @@ class Settings(BaseSettings):
     takeover_minutes: int = Field(240, ge=0, le=10_080, validation_alias=_env("TAKEOVER_MINUTES"))
     sms_segment_price: float = Field(0.0083, ge=0, validation_alias=_env("SMS_SEGMENT_PRICE"))
 
+    # Staff told when a conversation needs a person: texts to these numbers and/or a signed webhook.
+    staff_alert_numbers: str = Field("", validation_alias=_env("STAFF_ALERT_NUMBERS"))
+    staff_alert_webhook_url: str | None = Field(None, validation_alias=_env("STAFF_ALERT_WEBHOOK_URL"))
+    staff_alert_webhook_secret: str | None = Field(
+        None, min_length=16, validation_alias=_env("STAFF_ALERT_WEBHOOK_SECRET")
+    )
+    staff_alert_cooldown_seconds: float = Field(
+        1800.0, ge=0, validation_alias=_env("STAFF_ALERT_COOLDOWN_SECONDS")
+    )
+
     @field_validator("reminder_leads")
     @classmethod
     def _valid_leads(cls, value: str) -> str:
         parse_leads(value)  # a malformed list stops start-up here, naming the part that is wrong
+        return value
+
+    @field_validator("staff_alert_numbers")
+    @classmethod
+    def _valid_staff_numbers(cls, value: str) -> str:
+        parse_numbers(value)
         return value
 
     @field_validator("trusted_proxies")
@@ -209,6 +234,12 @@ class Settings(BaseSettings):
             raise ValueError("TWILIO_ACCOUNT_SID must start with 'AC' (find it in the Twilio console)")
         if self.twilio_account_sid and not (self.twilio_phone_number or self.twilio_messaging_service_sid):
             raise ValueError("Twilio needs a sender: set TWILIO_PHONE_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
+        if self.staff_alert_webhook_url and not self.staff_alert_webhook_secret:
+            raise ValueError("STAFF_ALERT_WEBHOOK_URL needs STAFF_ALERT_WEBHOOK_SECRET to sign its requests")
+        if self.staff_alert_webhook_url and not self.staff_alert_webhook_url.startswith(
+            ("https://", "http://")
+        ):
+            raise ValueError("STAFF_ALERT_WEBHOOK_URL must be an http(s):// URL")
         if self.twilio_messaging_service_sid and not self.twilio_messaging_service_sid.startswith("MG"):
             raise ValueError("TWILIO_MESSAGING_SERVICE_SID must start with 'MG'")
         if self.openai_base_url and not self.openai_api_key:
@@ -234,6 +265,10 @@ class Settings(BaseSettings):
         if self.business_config and not self.business_config.is_file():
             raise ValueError(f"BUSINESS_CONFIG file not found: {self.business_config}")
         return self
+
+    @property
+    def staff_alert_recipients(self) -> tuple[str, ...]:
+        return parse_numbers(self.staff_alert_numbers)
 
     @property
     def reminder_lead_times(self) -> tuple[timedelta, ...]:

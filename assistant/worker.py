@@ -16,6 +16,7 @@ from assistant.inbound import Inbound
 from assistant.logs import mask_phone
 from assistant.reminders import Reminders
 from assistant.sender import Sender
+from assistant.staff_alerts import StaffAlerts
 from storage.batching import Coalescer
 from storage.clock import Clock
 from storage.heartbeats import BEAT_SECONDS, Heartbeats
@@ -51,6 +52,7 @@ class Worker:
         concurrency: int,
         reminders: Reminders | None = None,
         digests: Digests | None = None,
+        alerts: StaffAlerts | None = None,
         heartbeats: Heartbeats,
         clock: Clock,
     ) -> None:
@@ -65,6 +67,7 @@ class Worker:
         self._concurrency = concurrency
         self._reminders = reminders
         self._digests = digests
+        self._alerts = alerts
         self._heartbeats = heartbeats
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
@@ -177,6 +180,12 @@ class Worker:
             except Exception:
                 # Held chat notifications stay held in SQL; the next sweep sends them.
                 log.exception("digest pass failed; it runs again next sweep")
+        if self._alerts is not None:
+            try:
+                await self._alerts.send_due()
+            except Exception:
+                # Alerts stay recorded in SQL until told; the next sweep tells them.
+                log.exception("staff alert pass failed; it runs again next sweep")
 
     async def _send_due(self) -> None:
         """The outbox pass: due retries, texts parked during an outage, and recovery once one has ended."""

@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.clock import Clock
+from storage.staff_tables import StaffAlert
 from storage.tables import Customer
 
 
@@ -61,9 +62,12 @@ class CustomerDirectory:
         return created, updated
 
     async def flag_for_staff(self, phone: str, reason: str) -> None:
+        """Mark the conversation as needing a person, and record the alert that tells staff, together."""
+        now = self._clock()
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(Customer)
                 .where(Customer.phone == phone)
-                .values(needs_staff=True, needs_staff_reason=reason[:200], updated_at=self._clock())
+                .values(needs_staff=True, needs_staff_reason=reason[:200], updated_at=now)
             )
+            session.add(StaffAlert(phone=phone, reason=reason[:200], created_at=now))

@@ -21,11 +21,12 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Update, and_, bindparam, or_, select, tuple_, update
+from sqlalchemy import Executable, Update, and_, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.clock import Clock
 from storage.consent import OPTED_OUT
+from storage.staff_tables import StaffAlert
 from storage.tables import Consent, Customer, Message, MessageEvent
 
 # Delivery statuses only move forward; callbacks arrive out of order. Equal ranks are terminal alternatives.
@@ -222,6 +223,8 @@ class Outbox:
                     .where(Customer.phone == message.phone)
                     .values(needs_staff=True, needs_staff_reason=staff_reason[:200], updated_at=now)
                 )
+                alert = {"phone": message.phone, "reason": staff_reason[:200], "created_at": now}
+                await connection.execute(insert(StaffAlert).values(**alert))
         message.status, message.details = status, merged
 
     async def due(self, *, limit: int = 200) -> list[Message]:

@@ -59,3 +59,24 @@ class ConsoleKey(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class StaffAlert(Base):
+    """Staff asked to look at a conversation (a handoff, a held conversation, a text that could not go),
+    recorded with the flag that asks it, and told through the configured channels once."""
+
+    __tablename__ = "staff_alerts"
+    __table_args__ = (
+        Index("ix_staff_alerts_notified_at", "notified_at"),
+        Index("ix_staff_alerts_phone_notified_at", "phone", "notified_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    claimed_until: Mapped[datetime | None] = mapped_column()  # a worker is telling staff until then
+    texted_at: Mapped[datetime | None] = mapped_column()  # the alert texts are staged in the outbox
+    posted_at: Mapped[datetime | None] = mapped_column()  # the alert webhook answered 2xx
+    notified_at: Mapped[datetime | None] = mapped_column()  # done: told, or folded into an earlier alert
+    skipped: Mapped[bool] = mapped_column(default=False, server_default="0")  # within the cooldown
