@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, time
 
 from assistant.business import Service
+from assistant.llm.language import language_of
 from assistant.llm.port import ChatMessage
 from assistant.llm.reading import Reader, Reading
 
@@ -56,11 +57,11 @@ def follow(messages: Sequence[ChatMessage], reader: Reader, language: str = "en"
         if message["role"] != "user":
             continue
         asked_for.insert(0, message["content"])
-        if _request(reader.read(message["content"], language)) or len(asked_for) == LOOK_BACK:
+        if _request(_read(reader, message["content"], language)) or len(asked_for) == LOOK_BACK:
             break
     intent, service, day, clock = None, None, None, None
     for text in asked_for:  # later texts correct earlier ones
-        reading = reader.read(text, language)
+        reading = _read(reader, text, language)
         intent = _request(reading) or intent
         loose = clock is not None or day is not None
         when = reader.when_in(reading.time_asked_for, day=day, near=clock, loose=loose, language=language)
@@ -84,3 +85,8 @@ def _request(reading: Reading) -> str | None:
     if reading.intent == "service" and not reading.when.empty:
         return "book"
     return reading.intent if reading.intent in REQUESTS else None
+
+
+def _read(reader: Reader, text: str, language: str) -> Reading:
+    """An earlier text, read in its own language ("cancel my spin" before "quiero reservar")."""
+    return reader.read(text, language_of(text, otherwise=language))

@@ -148,8 +148,21 @@ class OfflineEngine:
             return None  # a new question or request
         typos = tuple(guess for guess in reading.guessed if "→" in guess)
         just_done = next((a for a in upcoming if a.id == thread.appointment_id), None)
-        if just_done is not None and just_done.start and thread.intent in ("book", "move"):
-            # "actually make it 7", just after it was booked (or a move was asked): move that appointment.
+        # "actually make it 7" or "friday instead", just after it was booked (or a move was asked), moves that
+        # appointment; "book yoga tomorrow" after a spin booking is a booking of its own.
+        correcting = reading.correction or reading.intent is None
+        other_service = (
+            reading.service is not None
+            and just_done is not None
+            and just_done.service != reading.service.name
+        )
+        if (
+            just_done is not None
+            and just_done.start
+            and thread.intent in ("book", "move")
+            and correcting
+            and not other_service
+        ):
             start = just_done.start
             when = self._reader.when_in(
                 reading.text, day=start.date(), near=start.time(), loose=True, language=reading.language
