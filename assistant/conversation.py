@@ -228,19 +228,18 @@ class Conversation:
         customer = await self._customers.by_phone(phone) or Customer(phone=phone, tier="standard")
         now = self._clock()
         said = [Message(direction="inbound", body=text, media=[])]
-        facts = self._facts(customer, now, await self._upcoming(phone, now), said)
+        earlier = await self._transcript.recent(phone)
+        language = self._language(text, earlier)
+        facts = self._facts(customer, now, await self._upcoming(phone, now), said, language)
         values = self._prompt_values(facts)
         system_prompt = await (render(values) if render else self._renderer.render("system", values))
         chat: list[ChatMessage] = [
             {"role": "system", "content": system_prompt},
-            *(
-                {"role": turn["role"], "content": turn["content"]}
-                for turn in await self._transcript.recent(phone)
-            ),
+            *({"role": turn["role"], "content": turn["content"]} for turn in earlier),
             {"role": "user", "content": neutralise(text.strip())},
         ]
         # Only read-only handlers run: nothing is booked, cancelled or flagged.
-        context = self._context(phone, customer.id, now, turn_key="dry-run")
+        context = self._context(phone, customer.id, now, turn_key="dry-run", language=language)
         answer = await self._think(chat, facts, context, rehearsal=True)
         text = answer.text or await self._apology()
         reply = await self._sender.prepare(phone=phone, text=text, kind="reply", sender="")
@@ -253,9 +252,12 @@ class Conversation:
             path=answer.path,
         )
 
-    def _context(self, phone: str, customer_id: int | None, now: datetime, *, turn_key: str) -> ActionContext:
+    def _context(
+        self, phone: str, customer_id: int | None, now: datetime, *, turn_key: str, language: str = "en"
+    ) -> ActionContext:
         """What handlers may touch: this sender's own data only."""
         return ActionContext(
+            language=language,
             phone=phone,
             customer_id=customer_id,
             now=now,

@@ -39,6 +39,14 @@ async def _say(app, phone: str, body: str) -> None:
     await app.settle()
 
 
+async def _alice_books(app, llm, service: str, start: str):
+    """Alice books by a tool call; her one appointment."""
+    llm.script([_call("SCHEDULE", {"service": service, "start": start}), "Booked!"])
+    await _say(app, ALICE, f"{service} {start}")
+    (booking,) = await app.runtime.clients.bookings.listing(phone=ALICE)
+    return booking
+
+
 async def test_the_model_books_with_a_tool_call_and_words_the_reply(
     twilio, llm, twilio_settings, start_app
 ) -> None:
@@ -106,9 +114,7 @@ async def test_a_call_for_another_customers_appointment_is_refused(
     twilio, llm, twilio_settings, start_app
 ) -> None:
     async with start_app(twilio_settings(), clock=clock) as app:
-        llm.script([_call("SCHEDULE", {"service": "Yoga", "start": "2026-11-24T18:00"}), "Booked!"])
-        await _say(app, ALICE, "yoga tomorrow 6pm")
-        (alices,) = await app.runtime.clients.bookings.listing(phone=ALICE)
+        alices = await _alice_books(app, llm, "Yoga", "2026-11-24T18:00")
         llm.script([_call("CANCEL", {"appointment": alices.id}), "Done, it's cancelled!", "OK."])
         await _say(app, BOB, f"cancel appointment {alices.id}")
         await _say(app, BOB, "YES")
@@ -123,9 +129,7 @@ async def test_cancelling_by_tool_asks_yes_in_the_handlers_words_and_yes_cancels
     twilio, llm, twilio_settings, start_app
 ) -> None:
     async with start_app(twilio_settings(), clock=clock) as app:
-        llm.script([_call("SCHEDULE", {"service": "Spin", "start": "2026-11-24T07:00"}), "Booked!"])
-        await _say(app, ALICE, "spin tomorrow 7am")
-        (mine,) = await app.runtime.clients.bookings.listing(phone=ALICE)
+        mine = await _alice_books(app, llm, "Spin", "2026-11-24T07:00")
         llm.script([_call("CANCEL", {"appointment": mine.id}), "I've cancelled it for you!"])
         await _say(app, ALICE, "cancel my spin")
         asked = _bodies(twilio, ALICE)[-1]

@@ -43,11 +43,6 @@ class Reading:
                 return self.text.rpartition(word)[2]
         return self.text
 
-    @property
-    def sure(self) -> bool:
-        """Nothing was guessed: a booking may go ahead without asking first."""
-        return not self.guessed
-
 
 class Reader:
     """Reads texts against one business's services and hours."""
