@@ -17,7 +17,20 @@ AFFIRMATIVES = frozenset(
 )
 # Answers that keep the appointment as it is; anything else is a new request.
 NEGATIVES = frozenset(
-    {"NO", "N", "NOPE", "NAH", "NO THANKS", "NO THANK YOU", "DON'T", "DONT", "NEVER MIND", "NEVERMIND", "NON"}
+    {
+        "NO",
+        "N",
+        "NOPE",
+        "NAH",
+        "NO THANKS",
+        "NO THANK YOU",
+        "DON'T",
+        "DONT",
+        "NEVER MIND",
+        "NEVERMIND",
+        "NON",
+        "NEIN",
+    }
 )
 
 

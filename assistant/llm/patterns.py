@@ -1,4 +1,5 @@
-"""The words that ask for each thing, per language: booking, cancelling, hours, thanks, corrections."""
+"""The words that ask for each thing, per language (English, Spanish, French, German): booking, cancelling,
+hours, thanks, corrections."""
 
 from __future__ import annotations
 
@@ -117,6 +118,51 @@ ES_WHERE = words(r"donde (?:estan|queda|se encuentran)", "direccion", "ubicacion
 ES_DECLINE = re.compile(r"^\W*(?:no|no gracias|olvidalo|dejalo|ya no)\W*$", re.IGNORECASE)
 ES_AGREE = re.compile(r"^\W*(?:si|vale|claro|perfecto|de acuerdo|ok|genial)\W*$", re.IGNORECASE)
 
+# French and German, written without accents too ("deplacer", "Offnungszeiten").
+FR_HANDOFF = words(
+    "personne", "humain", "agent", "conseiller", "responsable", r"parler a (?:quelqu'un|une personne)"
+)
+FR_CANCEL = words(r"annul\w*", r"(?:je )?ne (?:peux|pourrai) pas (?:venir|y aller)")
+FR_MOVE = words(r"deplac\w*", r"chang\w*", r"decal\w*", r"report\w*")
+FR_MINE = re.compile(
+    r"^(?!.*\breserv\w*\b).*(?:\bmes (?:rendez-vous|reservations|cours)\b"
+    r"|\bmon (?:prochain )?(?:rendez-vous|cours)\b"
+    r"|\bquand est mon\b|\bai-je (?:un )?rendez-vous\b)",
+    re.IGNORECASE,
+)
+FR_NEXT_ONE = re.compile(r"\bprochain (?:rendez-vous|cours)\b", re.IGNORECASE)
+FR_BOOK = words(r"reserv\w*", r"prendre (?:un )?rendez-vous", r"inscri\w*", "un rendez-vous")
+FR_HOURS = words(r"horaires?", "ouvert", "ouvrez", "fermez", "ferme", r"a quelle heure")
+FR_PRICES = words("prix", r"tarifs?", "combien", "coute", "cours", "proposez")
+FR_THANKS = words("merci", "merci beaucoup")
+FR_GREETING = re.compile(r"^\W*(?:bonjour|salut|bonsoir|coucou)\b", re.IGNORECASE)
+FR_CORRECTION = words("plutot", "en fait", "finalement", r"a la place", "mettons", "et si")
+FR_WHERE = words(r"ou (?:etes|est)-vous", r"ou vous trouvez", "adresse", r"comment (?:venir|y aller)")
+FR_DECLINE = re.compile(r"^\W*(?:non|non merci|laisse tomber|pas maintenant)\W*$", re.IGNORECASE)
+FR_AGREE = re.compile(r"^\W*(?:oui|d'accord|ok|parfait|super|tres bien)\W*$", re.IGNORECASE)
+
+DE_HANDOFF = words("mensch", "mitarbeiter", "person", r"jemande?n? sprechen", "berater")
+DE_CANCEL = words(r"absag\w*", r"storn\w*", r"kann nicht kommen", r"nicht kommen")
+DE_MOVE = words(r"verschieb\w*", r"verleg\w*", r"a?e?ndern", r"umbuch\w*")
+DE_MINE = re.compile(
+    r"^(?!.*\bbuch\w*\b).*(?:\bmeine (?:termine|buchungen|kurse)\b"
+    r"|\bmein (?:nachster |naechster )?(?:termin|kurs)\b"
+    r"|\bwann ist mein\b|\bhabe ich (?:einen |noch einen )?termin\b)",
+    re.IGNORECASE,
+)
+DE_NEXT_ONE = re.compile(r"\bn(?:a|ae)chste[rn]? (?:termin|kurs)\b", re.IGNORECASE)
+DE_BOOK = words(r"buch\w*", r"reservier\w*", r"termin (?:machen|vereinbaren)")
+DE_HOURS = words(
+    r"o?e?ffnungszeiten", r"geo?e?ffnet", "offen", r"wann (?:habt|haben) (?:ihr|sie)", "schliessen"
+)
+DE_PRICES = words(r"preis\w*", "kostet", "kosten", "wie viel", "wieviel", "kurse")
+DE_THANKS = words("danke", "vielen dank", "danke schon")
+DE_GREETING = re.compile(r"^\W*(?:hallo|guten (?:morgen|tag|abend)|servus|moin)\b", re.IGNORECASE)
+DE_CORRECTION = words("lieber", "eigentlich", "stattdessen", "besser", r"doch (?:lieber|um)")
+DE_WHERE = words(r"wo (?:seid ihr|sind sie|ist das studio)", "adresse", "anfahrt", r"wie komme ich")
+DE_DECLINE = re.compile(r"^\W*(?:nein|nein danke|lass mal|vergiss es|doch nicht)\W*$", re.IGNORECASE)
+DE_AGREE = re.compile(r"^\W*(?:ja|ok|okay|gut|super|passt|genau|gerne)\W*$", re.IGNORECASE)
+
 
 @dataclass(frozen=True, slots=True)
 class Patterns:
@@ -165,5 +211,39 @@ PATTERNS = {
         where=ES_WHERE,
         decline=ES_DECLINE,
         agree=ES_AGREE,
+    ),
+    "fr": Patterns(
+        intents=(
+            ("handoff", FR_HANDOFF),
+            ("cancel", FR_CANCEL),
+            ("mine", FR_MINE),
+            ("move", FR_MOVE),
+            ("book", FR_BOOK),
+            ("hours", FR_HOURS),
+            ("prices", FR_PRICES),
+        ),
+        small_talk=(("thanks", FR_THANKS), ("greeting", FR_GREETING)),
+        correction=FR_CORRECTION,
+        next_one=FR_NEXT_ONE,
+        where=FR_WHERE,
+        decline=FR_DECLINE,
+        agree=FR_AGREE,
+    ),
+    "de": Patterns(
+        intents=(
+            ("handoff", DE_HANDOFF),
+            ("cancel", DE_CANCEL),
+            ("mine", DE_MINE),
+            ("move", DE_MOVE),
+            ("book", DE_BOOK),
+            ("hours", DE_HOURS),
+            ("prices", DE_PRICES),
+        ),
+        small_talk=(("thanks", DE_THANKS), ("greeting", DE_GREETING)),
+        correction=DE_CORRECTION,
+        next_one=DE_NEXT_ONE,
+        where=DE_WHERE,
+        decline=DE_DECLINE,
+        agree=DE_AGREE,
     ),
 }

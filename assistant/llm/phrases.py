@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from actions.phrases import local_day
+from actions.phrases import DAY_NAMES, local_clock, local_day
 
 REPLIES: dict[str, dict[str, str]] = {
     "en": {
@@ -105,8 +105,109 @@ REPLIES: dict[str, dict[str, str]] = {
         "numbered": "la cita #{id}",
         "at": "{day} a las {clock}",
     },
+    "fr": {
+        "greeting": (
+            "Bonjour ! Ici {name}. Je peux vous donner nos horaires et nos prix, et réserver, déplacer ou "
+            "annuler un rendez-vous. Que puis-je faire pour vous ?"
+        ),
+        "hours": "Horaires de {name} : {hours}.",
+        "call_for_hours": "Appelez-nous{phone} pour nos horaires.",
+        "service_line": "{service} coûte {price} et dure {minutes} minutes.",
+        "offer": " Je vous en réserve un ? Donnez-moi un jour et une heure.",
+        "call_for_services": "Appelez-nous{phone} pour savoir ce que nous proposons.",
+        "we_offer": "Nous proposons {services}. Je vous en réserve un ?",
+        "call_to_book": "Appelez-nous{phone} pour réserver.",
+        "which_service": "Que voulez-vous réserver ? Nous proposons {services}.",
+        "ask_day_time": "Quel jour et à quelle heure pour {service} ?",
+        "ask_time": "À quelle heure le {day} pour {service} ?",
+        "move_day_time": "À quel jour et quelle heure dois-je déplacer votre {what} ?",
+        "move_time": "À quelle heure le {day} dois-je déplacer votre {what} ?",
+        "moving": "Je déplace votre {what} au {when}. ",
+        "cancelling": "J'annule votre {what}. ",
+        "none_upcoming": (
+            "Vous n'avez aucun rendez-vous à venir. Je vous en réserve un "
+            "? Dites-moi le cours, le jour et l'heure."
+        ),
+        "next": "Votre prochain rendez-vous : {what} (#{id}){later}.",
+        "more": " (et {count} autre(s) ensuite)",
+        "upcoming": "Vos rendez-vous à venir : {listed}.",
+        "urgent": "Pour une urgence, appelez-nous au {phone}. ",
+        "thanks": "Avec plaisir ! Écrivez-nous quand vous voulez.",
+        "picture": (
+            "Merci pour la photo ! Un membre de notre équipe va la regarder. Que puis-je faire pour vous ?"
+        ),
+        "attachment": (
+            "Merci pour le fichier ! Un membre de notre équipe va le regarder. Que puis-je faire pour vous ?"
+        ),
+        "unknown": (
+            "Désolé, je n'ai pas bien compris. Je peux vous aider avec nos horaires, nos prix, et réserver, "
+            "déplacer ou annuler un rendez-vous. Si vous préférez parler à une personne, dites-le-moi."
+        ),
+        "cant_find": (
+            "Je ne trouve pas de rendez-vous à venir à {verb}. Lequel est-ce ? Le numéro de votre message de "
+            "confirmation (comme #42) m'aide."
+        ),
+        "which": "Quel rendez-vous dois-je {verb} ? {listed}",
+        "verb_move": "déplacer",
+        "verb_cancel": "annuler",
+        "decline": "Pas de souci. Puis-je vous aider pour autre chose ?",
+        "agree": "Parfait ! Puis-je vous aider pour autre chose ?",
+        "where": "Nous sommes au {address}.",
+        "named": "{service} le {when}",
+        "numbered": "le rendez-vous #{id}",
+        "at": "{day} à {clock}",
+    },
+    "de": {
+        "greeting": (
+            "Hallo! Hier ist {name}. Ich nenne Ihnen unsere Öffnungszeiten und Preise und kann Termine "
+            "buchen, verschieben oder absagen. Was kann ich für Sie tun?"
+        ),
+        "hours": "Öffnungszeiten von {name}: {hours}.",
+        "call_for_hours": "Rufen Sie uns{phone} an, um unsere Öffnungszeiten zu erfahren.",
+        "service_line": "{service} kostet {price} und dauert {minutes} Minuten.",
+        "offer": " Soll ich einen Termin buchen? Nennen Sie mir Tag und Uhrzeit.",
+        "call_for_services": "Rufen Sie uns{phone} an, um unser Angebot zu erfahren.",
+        "we_offer": "Wir bieten {services}. Soll ich etwas buchen?",
+        "call_to_book": "Rufen Sie uns{phone} an, um zu buchen.",
+        "which_service": "Was möchten Sie buchen? Wir bieten {services}.",
+        "ask_day_time": "An welchem Tag und um wie viel Uhr möchten Sie {service}?",
+        "ask_time": "Um wie viel Uhr am {day} möchten Sie {service}?",
+        "move_day_time": "Auf welchen Tag und welche Uhrzeit soll ich Ihren Termin {what} verschieben?",
+        "move_time": "Auf welche Uhrzeit am {day} soll ich Ihren Termin {what} verschieben?",
+        "moving": "Ich verschiebe Ihren Termin {what} auf {when}. ",
+        "cancelling": "Ich sage Ihren Termin {what} ab. ",
+        "none_upcoming": (
+            "Sie haben keine anstehenden Termine. Soll ich einen "
+            "buchen? Nennen Sie mir Kurs, Tag und Uhrzeit."
+        ),
+        "next": "Ihr nächster Termin: {what} (#{id}){later}.",
+        "more": " (danach noch {count})",
+        "upcoming": "Ihre anstehenden Termine: {listed}.",
+        "urgent": "In dringenden Fällen rufen Sie uns unter {phone} an. ",
+        "thanks": "Gern geschehen! Schreiben Sie uns jederzeit.",
+        "picture": "Danke für das Foto! Jemand aus unserem Team sieht es sich an. Wie kann ich helfen?",
+        "attachment": "Danke für die Datei! Jemand aus unserem Team sieht sie sich an. Wie kann ich helfen?",
+        "unknown": (
+            "Entschuldigung, das habe ich nicht verstanden. Ich helfe bei Öffnungszeiten, Preisen und beim "
+            "Buchen, Verschieben oder Absagen von Terminen. Möchten Sie mit einem Menschen sprechen, sagen "
+            "Sie es."
+        ),
+        "cant_find": (
+            "Ich finde keinen anstehenden Termin zum {verb}. Welcher ist es? Die Nummer aus Ihrer "
+            "Bestätigung (etwa #42) hilft."
+        ),
+        "which": "Welchen Termin soll ich {verb}? {listed}",
+        "verb_move": "verschieben",
+        "verb_cancel": "absagen",
+        "decline": "Kein Problem. Kann ich sonst noch helfen?",
+        "agree": "Prima! Kann ich sonst noch helfen?",
+        "where": "Sie finden uns hier: {address}.",
+        "named": "{service} am {when}",
+        "numbered": "Termin #{id}",
+        "at": "{day} um {clock}",
+    },
 }
-_HOURS_ES = {"Mon": "lun", "Tue": "mar", "Wed": "mie", "Thu": "jue", "Fri": "vie", "Sat": "sab", "Sun": "dom"}
+_ENGLISH_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def reply(language: str, key: str, **values: object) -> str:
@@ -116,16 +217,14 @@ def reply(language: str, key: str, **values: object) -> str:
 
 
 def when(language: str, moment: datetime) -> str:
-    """'Tue Nov 24 at 6:00 PM', or 'mar 24 nov a las 6:00 PM'."""
-    clock = f"{moment:%I:%M %p}".lstrip("0")
+    """'Tue Nov 24 at 6:00 PM', 'mar 24 nov a las 6:00 PM', 'Di 24 Nov um 18:00'."""
+    clock = local_clock(language, moment)
     return reply(language, "at", day=local_day(language, moment.date()), clock=clock)
 
 
 def hours(language: str, lines: list[str]) -> str:
     """Opening-hours lines ('Mon-Thu 6:00 AM-9:00 PM') with their day names in `language`."""
     joined = "; ".join(lines)
-    if language != "es":
-        return joined
-    for english, spanish in _HOURS_ES.items():
-        joined = joined.replace(english, spanish)
+    for english, translated in zip(_ENGLISH_DAYS, DAY_NAMES.get(language, _ENGLISH_DAYS), strict=True):
+        joined = joined.replace(english, translated)
     return joined

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from assistant.business import Business, Service
+from assistant.llm.language import unaccented
 from assistant.llm.patterns import APPOINTMENT_ID, PATTERNS, words
 from assistant.llm.typos import Corrected, Speller
 from assistant.llm.when import When, find_when
@@ -59,7 +60,7 @@ class Reader:
     def read(self, raw: str, language: str = "en") -> Reading:
         patterns = PATTERNS.get(language, PATTERNS["en"])
         # Other languages are read without accents, as texts are often typed ("manana" for "mañana").
-        corrected = self._speller.correct(raw) if language == "en" else Corrected(_unaccented(raw))
+        corrected = self._speller.correct(raw) if language == "en" else Corrected(unaccented(raw))
         text = corrected.text
         service = self.service_in(text)
         when = self.when_in(text, language=language)
@@ -116,10 +117,3 @@ def _service_aliases(services: tuple[Service, ...]) -> dict[str, Service]:
         if len(having) == 1 and word not in GENERIC_WORDS:
             aliases.setdefault(word, having[0])
     return aliases
-
-
-_ACCENTS = str.maketrans("áéíóúüñÁÉÍÓÚÜÑ¿¡", "aeiouunAEIOUUN  ")
-
-
-def _unaccented(text: str) -> str:
-    return text.translate(_ACCENTS)

@@ -28,6 +28,14 @@ _SPANISH_CLOCK = re.compile(
     r"\ba\s+las?\s+(?P<hour>\d{1,2})(?::(?P<minute>[0-5]\d))?(?:\s*(?P<ampm>[ap])\.?\s?m\b\.?)?",
     re.IGNORECASE,
 )
+# "à 10h", "10h30" (French); "um 10 Uhr", "um 18:30" (German).
+_FRENCH_CLOCK = re.compile(r"\b(?:a\s+)?(?P<hour>\d{1,2})\s?h(?:\s?(?P<minute>[0-5]\d))?\b", re.IGNORECASE)
+_GERMAN_CLOCK = re.compile(
+    r"\b(?:um\s+)(?P<hour>\d{1,2})(?::(?P<minute>[0-5]\d))?(?:\s*uhr)?\b|\b(?P<hour2>\d{1,2})\s*uhr\b",
+    re.IGNORECASE,
+)
+TWENTY_FOUR_HOUR = frozenset({"fr", "de"})  # a bare hour is the hour itself
+_LANGUAGE_CLOCKS = {"es": (_SPANISH_CLOCK,), "fr": (_FRENCH_CLOCK,), "de": (_GERMAN_CLOCK,)}
 _NOON = re.compile(r"\b(?:at\s+)?(?:noon|midday)\b", re.IGNORECASE)
 _EVENING = re.compile(
     r"\b(?:tonight|evening|afternoon|after work|de la (?:tarde|noche)|por la (?:tarde|noche))\b",
@@ -38,7 +46,9 @@ _MORNING = re.compile(r"\b(?:morning|de la manana|por la manana)\b", re.IGNORECA
 # search_dates also finds "may" in "may I" and "now"; a real day phrase has a digit or a day word.
 _DAYLIKE = re.compile(
     r"\d|\b(?:today|tonight|tomorrow|next|week|mon|tue|wed|thu|fri|sat|sun"
-    r"|hoy|manana|lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo)",
+    r"|hoy|manana|lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo"
+    r"|aujourd|demain|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche"
+    r"|heute|morgen|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag)",
     re.IGNORECASE,
 )
 
@@ -106,24 +116,26 @@ def _cut_clock(
     """Find a clock time; return (hour, minute), its meridiem ('a', 'p', '24h' or None), and the rest."""
     if match := _NOON.search(text):
         return (12, 0), "p", _remove(text, match)
-    patterns = (_SPANISH_CLOCK, *_CLOCK_PATTERNS) if language == "es" else _CLOCK_PATTERNS
+    patterns = (*_LANGUAGE_CLOCKS.get(language, ()), *_CLOCK_PATTERNS)
     for pattern in (*patterns, _BARE_HOUR) if loose else patterns:
         match = pattern.search(text)
         if not match:
             continue
-        hour = int(match["hour"])
+        hour = int(match.groupdict().get("hour") or match.groupdict().get("hour2"))
         minute = int(match.groupdict().get("minute") or 0)
         if hour > 23:
             continue
         ampm = (match.groupdict().get("ampm") or "").lower() or None
+        if ampm is None and language in TWENTY_FOUR_HOUR and not _EVENING.search(text):
+            ampm = "24h"  # "à 6h", "um 6 Uhr": six in the morning, as the 24-hour clock says
         if ampm is None and not (1 <= hour <= 12):
             ampm = "24h"  # "18:00" or "0:30" say exactly what they mean
         elif ampm is None and _EVENING.search(text):
             ampm = "p"
         elif ampm is None and _MORNING.search(text):
             ampm = "a"
-        # "de la mañana" says when in the day, not which day: it must not be read as "tomorrow".
-        rest = _MORNING.sub(" ", _remove(text, match)) if language == "es" else _remove(text, match)
+        # "de la mañana" and "morgens" say when in the day, not which day: never "tomorrow".
+        rest = _MORNING.sub(" ", _remove(text, match)) if language != "en" else _remove(text, match)
         return (hour, minute), ampm, rest
     return None, None, text
 
