@@ -9,7 +9,7 @@ from actions.booking_backend import Booking, BookingRefused, BookingRequest
 from actions.confirmations import PendingChange
 from actions.parser import ActionCall
 from actions.phrases import local_time, say
-from actions.registry import ActionContext, ActionResult, ActionSpec, Param
+from actions.registry import ActionContext, ActionResult, ActionSpec, BusinessFacts, Param
 
 
 def _local_start(raw: str) -> datetime:
@@ -43,10 +43,14 @@ def _refusal(context: ActionContext, action: str, refused: BookingRefused) -> Ac
 
 
 def _time(context: ActionContext, moment: datetime) -> str:
+    return local_moment(context.business, context.language, moment)
+
+
+def local_moment(business: BusinessFacts, language: str, moment: datetime) -> str:
     """A moment as the customer reads it, in the business's zone and the customer's language."""
-    if context.language == "en":
-        return context.business.describe_time(moment)
-    return local_time(context.language, moment.astimezone(context.business.zone) if moment.tzinfo else moment)
+    if language == "en":
+        return business.describe_time(moment)
+    return local_time(language, moment.astimezone(business.zone) if moment.tzinfo else moment)
 
 
 def _described(context: ActionContext, booking: Booking) -> str:

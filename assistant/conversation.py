@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 from actions import booking
 from actions.booking_backend import BookingRefused, BookingStore
 from actions.confirmations import AFFIRMATIVES, NEGATIVES, PendingChange, PendingConfirmations
-from actions.parser import neutralise, parse_actions, strip_actions
-from actions.phrases import local_time, say
+from actions.parser import neutralise
+from actions.phrases import say
 from actions.registry import ActionContext, ActionRegistry, ActionResult
+from assistant.answers import Answerer
 from assistant.business import Business
-from assistant.errors import LLMError
 from assistant.gate import Handled, KeywordGate
 from assistant.keywords import normalise
 from assistant.llm.facts import Appointment, TurnFacts
@@ -24,7 +24,6 @@ from assistant.llm.language import language_of
 from assistant.llm.port import ChatMessage, ChatModel
 from assistant.logs import mask_phone
 from assistant.sender import Sender
-from assistant.tools import TurnToolbox
 from assistant.transcript import Transcript, attachment_types, customer_text, words_of
 from prompts.renderer import PromptRenderer
 from storage.batching import Coalescer
@@ -64,17 +63,6 @@ class DryRun:
     path: str = "tags"  # how the model asked for its actions: "tools" (native calls) or "tags"
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What the model said and what came of it, before it is recorded and sent."""
-
-    text: str  # the SMS to send
-    raw: str  # the model's words with its actions as tags, as logs and the console show them
-    engine: str
-    results: list[ActionResult]
-    path: str  # "tools" or "tags"
-
-
 class Conversation:
     """Answers one customer's pending texts: the keyword gate first, then, if anything is left, the LLM."""
 
@@ -105,9 +93,8 @@ class Conversation:
         self._renderer = renderer
         self._gate = gate
         self._guard = guard
-        self._llm = llm
-        self._fallback = fallback
         self._actions = actions
+        self._answers = Answerer(llm, fallback, actions)
         self._bookings = bookings
         self._confirmations = confirmations
         self._sender = sender
@@ -169,7 +156,7 @@ class Conversation:
             *({"role": turn["role"], "content": turn["content"]} for turn in earlier),
             {"role": "user", "content": user_text},
         ]
-        answer = await self._think(chat, facts, context)
+        answer = await self._answers.answer(chat, facts, context)
         return await self._reply(
             phone,
             talk,
@@ -200,10 +187,7 @@ class Conversation:
         found = next((a for a in await self._upcoming(phone, now) if str(a.id) == change.appointment), None)
         if found is None:
             return say(language, "kept_unknown", verb=verb)
-        if language == "en":
-            when = self._business.describe_time(found.start)
-        else:
-            when = local_time(language, found.start.astimezone(self._business.zone))
+        when = booking.local_moment(self._business, language, found.start)
         return say(language, "kept", verb=verb, what=f"{found.service}, {when} (#{found.id})")
 
     def _language(self, text: str, earlier: Sequence[Mapping[str, Any]]) -> str:
@@ -240,7 +224,7 @@ class Conversation:
         ]
         # Only read-only handlers run: nothing is booked, cancelled or flagged.
         context = self._context(phone, customer.id, now, turn_key="dry-run", language=language)
-        answer = await self._think(chat, facts, context, rehearsal=True)
+        answer = await self._answers.answer(chat, facts, context, rehearsal=True)
         text = answer.text or await self._apology()
         reply = await self._sender.prepare(phone=phone, text=text, kind="reply", sender="")
         return DryRun(
@@ -333,30 +317,6 @@ class Conversation:
         await self._customers.flag_for_staff(phone, f"auto-replies paused: {reason}")
         log.warning("not auto-replying to %s: %s", mask_phone(phone), reason)
 
-    async def _think(
-        self, chat: list[ChatMessage], facts: TurnFacts, context: ActionContext, *, rehearsal: bool = False
-    ) -> Answer:
-        """The model's reply and what its actions did: native tool calls when it made them, else its tags.
-
-        The LLM's answer, or the offline engine's when the LLM fails, so the customer still hears back.
-        """
-        toolbox = TurnToolbox(self._actions, context, rehearsal=rehearsal)
-        try:
-            raw, engine = await self._llm.complete(chat, facts, tools=toolbox), self._llm.name
-        except LLMError as exc:
-            if toolbox.results:  # its calls ran already: answer from them, never have them asked for again
-                log.warning("LLM failed after its tool calls (%s); answering from their results", exc)
-                return Answer(toolbox.reply(""), toolbox.shown(""), self._llm.name, toolbox.results, "tools")
-            log.warning("LLM failed (%s); answering with %s", exc, self._fallback.name)
-            raw, engine = await self._fallback.complete(chat, facts), self._fallback.name
-        if toolbox.results:
-            # Tags in its words as well would ask a second time for what a call already did.
-            words = strip_actions(raw)
-            return Answer(toolbox.reply(words), toolbox.shown(words), engine, toolbox.results, "tools")
-        run = self._actions.rehearse if rehearsal else self._actions.dispatch
-        results = await run(parse_actions(raw), context)
-        return Answer(compose_reply(strip_actions(raw), results), raw, engine, results, "tags")
-
     async def _upcoming(self, phone: str, now: datetime) -> tuple[Appointment, ...]:
         """The customer's upcoming appointments; none when the scheduler can't say."""
         try:
@@ -393,16 +353,6 @@ class Conversation:
 
     async def _apology(self) -> str:
         return await self._renderer.render("fallback", {"business": self._business.template_values()})
-
-
-def compose_reply(model_text: str, results: Sequence[ActionResult]) -> str:
-    """The model's words plus what the handlers did; a failed change replaces the words entirely."""
-    failed = [result for result in results if not result.ok and result.message]
-    if failed:
-        # Never send the model's text when an action failed: it may say "you're booked!".
-        return " ".join(result.message for result in failed)
-    done = [result.message for result in results if result.ok and result.message]
-    return " ".join(part for part in (model_text, *done) if part).strip()
 
 
 def _describe(result: ActionResult) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import pytest
 from actions.catalog import default_registry
 from actions.parser import ActionCall, neutralise, parse_actions, strip_actions
 from actions.registry import ActionContext, ActionResult
+from assistant.answers import compose_reply
 from assistant.business import load_business
-from assistant.conversation import compose_reply
 
 
 @pytest.mark.parametrize(
