@@ -32,6 +32,10 @@ OUTAGE_RETRY_MAX_SECONDS = 10.0  # the longest pause between tries while the dat
 TURN_ATTEMPTS = 3  # a turn that fails this many times in a row is answered with the apology
 TURN_RETRY_PAUSE_SECONDS = 1.0  # times the attempt number
 SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+class _LeftForLater(Exception):
+    """A turn still waiting for its burst to settle when the worker stops: nothing done, nothing acked."""
 READ_BATCH = 100  # phones whose pending texts one query reads
 
 
@@ -79,9 +83,11 @@ class Worker:
         self._acks = Coalescer(queue.ack_many, max_batch=READ_BATCH)
         # Set when the database or Redis was found away; the first pass that finds them back recovers.
         self._outage = False
+        self._stopping = asyncio.Event()  # set by `run`'s caller: turns still settling a burst stand down
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Work until `stopping` is set, then let turns in flight finish."""
+        self._stopping = stopping
         if not await self._start(stopping):
             return
         log.info("worker %s started", self._queue.consumer)
@@ -235,6 +241,10 @@ class Worker:
             self._outage = True  # the outbox pass queues the phone again as soon as it can
             log.warning("turn for %s waits: the database or Redis is away", mask_phone(phone))
             return
+        except _LeftForLater:
+            # Unacknowledged: the next worker (or this one, restarted) answers the whole burst.
+            log.info("turn for %s left for the next worker: stopping mid-burst", mask_phone(phone))
+            return
         except Exception:
             # Left unacknowledged: another worker claims them again once the lease has passed.
             log.exception("turn for %s failed; it will be retried", mask_phone(phone))
@@ -257,7 +267,11 @@ class Worker:
             # Let a burst of texts settle so it is answered as one turn.
             quiet_for = (self._clock() - turn.messages[-1].created_at).total_seconds()
             if quiet_for < self._burst_window:
-                await asyncio.sleep(self._burst_window - quiet_for)
+                # A stop doesn't wait for the burst: nothing has been done for it yet.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self._burst_window - quiet_for)
+                if self._stopping.is_set():
+                    raise _LeftForLater
                 continue
             try:
                 await self._conversation.answer(turn)

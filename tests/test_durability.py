@@ -7,9 +7,10 @@ import asyncio
 import pytest
 
 from assistant.runtime import open_runtime
+from assistant.worker import SHUTDOWN_GRACE_SECONDS
 from storage.messages import AlreadyAnswered, Closing, InboundText
 from storage.tables import Message
-from storage.turn_queue import TurnQueue
+from storage.turn_queue import GROUP, TurnQueue
 from tests.support.waiting import eventually
 
 PHONE = "+14155550177"
@@ -68,6 +69,25 @@ async def test_two_turns_closing_the_same_text_together_reply_at_most_once(make_
         still_pending = await runtime.messages.pending_turn(PHONE)
     assert [reply.body for reply in alone] == ["Hi!"] and outbound == ["Hi!"]
     assert [message.body for message in still_pending.messages] == ["are you there?"]
+
+
+async def test_a_worker_stopping_mid_burst_leaves_the_burst_for_the_next_worker(make_settings, clock) -> None:
+    async with open_runtime(make_settings(burst_window_seconds=30.0), clock=clock) as runtime:
+        await runtime.queue.ensure_group()  # as the worker does first, so the test can read its progress
+        await runtime.inbound.accept(_text("SM" + "8" * 32, "hello"))
+        stopping = asyncio.Event()
+        running = asyncio.create_task(runtime.worker().run(stopping))
+        redis, stream = runtime.clients.redis, runtime.queue.stream
+        # The worker has taken the job, and its turn waits for the burst to settle.
+        await eventually(lambda: redis.xpending(stream, GROUP), until=lambda pending: pending["pending"] >= 1)
+        stopping.set()
+        # At once, not after the shutdown grace: nothing had been done for the burst yet.
+        await asyncio.wait_for(running, timeout=SHUTDOWN_GRACE_SECONDS / 2)
+        left = await redis.xpending(stream, GROUP)
+        waiting = await runtime.messages.pending_phones()
+        sent = runtime.clients.gateway.sent_to(PHONE)
+    assert left["pending"] >= 1  # unacknowledged: the next worker claims it
+    assert waiting == [PHONE] and sent == []
 
 
 async def test_unacknowledged_jobs_are_claimed_again_after_the_lease(make_settings, clock) -> None:
