@@ -1,9 +1,12 @@
-"""Logging set-up: phone numbers masked, secrets kept out."""
+"""Logging set-up: phone numbers masked, secrets kept out, a turn id on every line of a turn."""
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import re
+from datetime import UTC, datetime
 
 NOISY_LOGGERS = (
     "twilio.http_client",
@@ -41,10 +44,44 @@ class MaskPhones(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO") -> None:
+# The turn being answered in this task ("turn:42", named by its first text), for every line it logs.
+TURN: contextvars.ContextVar[str | None] = contextvars.ContextVar("turn", default=None)
+
+
+class TurnId(logging.Filter):
+    """Puts the current turn's id on the record (`record.turn`, None outside a turn)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.turn = TURN.get()
+        return True
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the turn's id, and any traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if getattr(record, "turn", None):
+            line["turn"] = record.turn
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
+    """Log to stderr, as text lines or (`json`) one JSON object per line, phone numbers masked in both."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if log_format == "json":
+        handler.setFormatter(JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(MaskPhones())
+    handler.addFilter(TurnId())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

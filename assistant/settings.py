@@ -165,6 +165,7 @@ class Settings(BaseSettings):
     repeat_text_limit: int = Field(3, gt=0, validation_alias=_env("REPEAT_TEXT_LIMIT"))
     embedded_worker: bool | None = Field(None, validation_alias=_env("EMBEDDED_WORKER"))
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
+    log_format: Literal["text", "json"] = Field("text", validation_alias=_env("LOG_FORMAT"))
     # Off by default: every inbound text is logged by the service itself (number masked), and a line per
     # request from uvicorn too costs a webhook a tenth of its time under load.
     access_log: bool = Field(False, validation_alias=_env("ACCESS_LOG"))

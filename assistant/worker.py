@@ -13,7 +13,7 @@ from assistant.conversation import Conversation
 from assistant.digests import Digests
 from assistant.errors import OUTAGES
 from assistant.inbound import Inbound
-from assistant.logs import mask_phone
+from assistant.logs import TURN, mask_phone
 from assistant.reminders import Reminders
 from assistant.sender import Sender
 from assistant.staff_alerts import StaffAlerts
@@ -36,6 +36,8 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 
 class _LeftForLater(Exception):
     """A turn still waiting for its burst to settle when the worker stops: nothing done, nothing acked."""
+
+
 READ_BATCH = 100  # phones whose pending texts one query reads
 
 
@@ -264,6 +266,7 @@ class Worker:
     async def _answer_pending(self, phone: str) -> None:
         failures = 0
         while turn := await self._pending.submit(phone):
+            TURN.set(f"turn:{turn.messages[0].id}")  # on every line this turn logs, in JSON logs
             # Let a burst of texts settle so it is answered as one turn.
             quiet_for = (self._clock() - turn.messages[-1].created_at).total_seconds()
             if quiet_for < self._burst_window:

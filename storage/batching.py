@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -30,7 +31,8 @@ class Coalescer(Generic[Item, Result]):
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
+            # A context of its own: the batch serves many callers, and must not log as the first one's turn.
+            self._flusher = asyncio.create_task(self._flush(), context=contextvars.Context())
         # Shielded: a caller that gives up (a client hung up) must not cancel the batch others share.
         return await asyncio.shield(future)
 

@@ -29,7 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         # The simulator's conversation is the output; keep routine logs out of it.
-        configure_logging("WARNING" if args.command == "simulate" else settings.log_level)
+        configure_logging(
+            "WARNING" if args.command == "simulate" else settings.log_level, settings.log_format
+        )
         if hasattr(args, "sync_handler"):
             return args.sync_handler(settings, args)
         return asyncio.run(args.handler(settings, args))
