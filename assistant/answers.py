@@ -4,6 +4,7 @@ offline engine answering whenever the LLM fails, so the customer still hears bac
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from actions.registry import ActionContext, ActionRegistry, ActionResult
 from assistant.errors import LLMError
 from assistant.llm.facts import TurnFacts
 from assistant.llm.port import ChatMessage, ChatModel
+from assistant.metrics import LLM_FALLBACKS, LLM_SECONDS
 from assistant.tools import TurnToolbox
 
 log = logging.getLogger(__name__)
@@ -41,9 +43,12 @@ class Answerer:
     ) -> Answer:
         """The reply to `chat` and what its actions did; a rehearsal runs only read-only actions."""
         toolbox = TurnToolbox(self._actions, context, rehearsal=rehearsal)
+        started = time.perf_counter()
         try:
             raw, engine = await self._llm.complete(chat, facts, tools=toolbox), self._llm.name
+            LLM_SECONDS.observe(time.perf_counter() - started)
         except LLMError as exc:
+            LLM_FALLBACKS.inc()
             if toolbox.results:  # its calls ran already: answer from them, never have them asked for again
                 log.warning("LLM failed after its tool calls (%s); answering from their results", exc)
                 return Answer(toolbox.reply(""), toolbox.shown(""), self._llm.name, toolbox.results, "tools")

@@ -23,6 +23,7 @@ from assistant.llm.facts import Appointment, TurnFacts
 from assistant.llm.language import language_of
 from assistant.llm.port import ChatMessage, ChatModel
 from assistant.logs import mask_phone
+from assistant.metrics import TURNS
 from assistant.sender import Sender
 from assistant.transcript import Transcript, attachment_types, customer_text, words_of
 from prompts.renderer import PromptRenderer
@@ -115,6 +116,7 @@ class Conversation:
         user_text = customer_text(talk)
         if turn.held_by_staff:
             # Staff hold this conversation: the texts wait for them in the console, the bot says nothing.
+            TURNS.labels("staff").inc()
             await self._messages.close_turn([message.id for message in talk], state="staff")
             await self._transcript.add(phone, {"role": "user", "content": user_text})
             return None
@@ -267,6 +269,7 @@ class Conversation:
         language: str = "en",
     ) -> TurnResult:
         """Record the turn's reply (closing the turn), remember it, and send it."""
+        TURNS.labels("failed" if engine == "apology" else "answered").inc()
         customer_id = talk[0].customer_id
         reply = await self._sender.prepare(
             phone=phone,
@@ -292,6 +295,7 @@ class Conversation:
 
     async def _answer_keyword(self, phone: str, handled: Handled) -> None:
         """Reply to a keyword from its template (or stay silent), without the LLM."""
+        TURNS.labels("keyword").inc()
         message = handled.message
         if handled.reply is None:
             await self._messages.close_turn([message.id], state="gated")
@@ -313,6 +317,7 @@ class Conversation:
 
     async def _hold(self, phone: str, inbound: Sequence[Message], reason: str, state: str = "held") -> None:
         """Stop auto-replying: close the turn without an answer and ask staff to look."""
+        TURNS.labels("held").inc()
         await self._messages.close_turn([message.id for message in inbound], state=state)
         await self._customers.flag_for_staff(phone, f"auto-replies paused: {reason}")
         log.warning("not auto-replying to %s: %s", mask_phone(phone), reason)

@@ -12,6 +12,7 @@ from assistant.errors import OUTAGES
 from assistant.gate import OPTED_OUT, ConsentEvent, consent_event, decided_details
 from assistant.keywords import KeywordSet, classify_phrase
 from assistant.logs import mask_phone
+from assistant.metrics import INBOUND
 from storage.batching import Coalescer
 from storage.consent import ConsentBook
 from storage.messages import InboundText, MessageLog
@@ -67,6 +68,7 @@ class Inbound:
         else:
             message_id, created = await self._record_with_consent(text, event)
         if created:
+            INBOUND.inc()
             await self._queued.submit(text)
         return message_id, created
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from redis.asyncio import Redis
 from sqlalchemy.exc import IntegrityError
 
+from assistant.metrics import NOTIFICATIONS
 from assistant.notification_texts import NotificationTexts
 from assistant.notifications import Decision, NotificationPolicy
 from assistant.sender import Sender
@@ -177,6 +178,8 @@ class Notifier:
 
     @staticmethod
     def _row(user_id: str, kind: str, decision: Decision, now: datetime) -> NotificationDecision:
+        """The decision's row, counted as it is made."""
+        NOTIFICATIONS.labels(kind, decision.status, decision.reason or "").inc()
         return NotificationDecision(
             user_id=user_id,
             kind=kind,

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from assistant.errors import RecipientOptedOut, SmsError
 from assistant.logs import mask_phone
+from assistant.metrics import DELIVERY_ERRORS, FINAL_STATUSES, OUTBOUND
 from assistant.shaping import shape_reply
 from assistant.sms.port import OutgoingSms, SmsGateway
 from prompts.renderer import PromptRenderer
@@ -172,6 +173,7 @@ class Sender:
         # STOP wins: the consent check is the last thing before the gateway, for every kind of text.
         if message.kind != OPT_OUT_CONFIRMATION and clearance.opted_out:
             await self._outbox.suppressed(message, reason="recipient opted out")
+            OUTBOUND.labels(message.kind, "suppressed").inc()
             log.info("suppressed a %s text to opted-out %s", message.kind, mask_phone(message.to_number))
             return Delivery("suppressed", reason="recipient opted out")
         if clearance.behind is not None and not clearance.opted_out:
@@ -185,12 +187,16 @@ class Sender:
             return await self._not_sent(message, exc)
         await self._submitted.submit(Submitted(message, sent.sid, sent.status, sent.sender))
         message.sid, message.status = sent.sid, sent.status
+        if sent.status in FINAL_STATUSES:  # a gateway that answers at once (the sandbox)
+            OUTBOUND.labels(message.kind, sent.status).inc()
         return Delivery("sent", sid=sent.sid)
 
     async def _not_sent(self, message: Message, error: SmsError) -> Delivery:
         """Retry what may go later, within the retry window; record the rest and tell staff why."""
         log.warning("send to %s failed: %s", mask_phone(message.to_number), error)
         reason = str(error)
+        if error.code is not None:
+            DELIVERY_ERRORS.labels(str(error.code)).inc()
         if isinstance(error, RecipientOptedOut):
             # Record the opt-out first: once the text stops being in flight, the number is opted out.
             await self._carrier_opt_out(message.to_number, message.sid)
@@ -206,6 +212,7 @@ class Sender:
             None if message.kind == STAFF_ALERT else f"a {message.kind} text could not be sent: {reason}"
         )
         await self._outbox.failed(message, error_code=error.code, reason=reason, staff_reason=staff_reason)
+        OUTBOUND.labels(message.kind, "failed").inc()
         return Delivery("failed", error_code=error.code, reason=reason)
 
     async def deliver_unsent(self) -> int:
@@ -253,6 +260,10 @@ class Sender:
     ) -> None:
         """A delivery-status callback: status moves forward only; 21610 means the carrier opted them out."""
         message, new = await self._outbox.apply_status(sid, status, error_code, payload)
+        if message is not None and new and status in FINAL_STATUSES:
+            OUTBOUND.labels(message.kind, status).inc()
+        if new and error_code is not None:
+            DELIVERY_ERRORS.labels(str(error_code)).inc()
         if message is None or not new or error_code != CARRIER_OPTED_OUT:
             return
         # A carrier opt-out about a text sent before the customer opted back in is old news.

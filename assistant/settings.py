@@ -166,6 +166,8 @@ class Settings(BaseSettings):
     embedded_worker: bool | None = Field(None, validation_alias=_env("EMBEDDED_WORKER"))
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
     log_format: Literal["text", "json"] = Field("text", validation_alias=_env("LOG_FORMAT"))
+    # Unset: /metrics is open (keep it off the public internet); set: it needs `Authorization: Bearer …`.
+    metrics_token: str | None = Field(None, min_length=16, validation_alias=_env("METRICS_TOKEN"))
     # Off by default: every inbound text is logged by the service itself (number masked), and a line per
     # request from uvicorn too costs a webhook a tenth of its time under load.
     access_log: bool = Field(False, validation_alias=_env("ACCESS_LOG"))

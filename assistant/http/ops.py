@@ -1,16 +1,19 @@
-"""Operations endpoints: liveness, and readiness with the workers and the queue."""
+"""Operations endpoints: liveness, readiness with the workers and the queue, and Prometheus metrics."""
 
 from __future__ import annotations
 
+import contextlib
+import hmac
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from assistant.metrics import CONTENT_TYPE, exposition
 from assistant.runtime import Runtime
 from storage.clock import Clock
 from storage.heartbeats import Heartbeats
@@ -27,11 +30,15 @@ class Ops:
     messages: MessageLog
     heartbeats: Heartbeats
     clock: Clock
+    token: str | None  # METRICS_TOKEN
 
     @classmethod
     def of(cls, runtime: Runtime) -> Ops:
-        heartbeats = Heartbeats(runtime.clients.redis, clock=runtime.clients.clock)
-        return cls(runtime.clients.engine, runtime.messages, heartbeats, runtime.clients.clock)
+        clients = runtime.clients
+        heartbeats = Heartbeats(clients.redis, clock=clients.clock)
+        return cls(
+            clients.engine, runtime.messages, heartbeats, clients.clock, clients.settings.metrics_token
+        )
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -68,4 +75,18 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics; with METRICS_TOKEN set, only for `Authorization: Bearer <token>`."""
+    ops: Ops = request.app.state.ops
+    if ops.token and not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {ops.token}"):
+        return PlainTextResponse("metrics need the bearer token (METRICS_TOKEN)", status_code=401)
+    waiting, oldest, workers = 0, None, None
+    with contextlib.suppress(Exception):  # the counters still report while the database or Redis is away
+        waiting, since = await ops.messages.waiting()
+        oldest = (ops.clock() - since).total_seconds() if since else None
+    with contextlib.suppress(Exception):
+        workers = len(await ops.heartbeats.alive())
+    return Response(exposition(waiting, oldest, workers), media_type=CONTENT_TYPE)
+
+
+routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
