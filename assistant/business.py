@@ -82,6 +82,8 @@ class Business(BaseModel):
     hours: dict[str, OpeningHours] = Field(default_factory=dict)
     services: tuple[Service, ...] = ()
     faq: tuple[Faq, ...] = ()
+    # USD per SMS segment by region code ("GB", or "default" for any other), over the shipped price table.
+    sms_prices: dict[str, float] = Field(default_factory=dict)
     keywords: KeywordSettings = KeywordSettings()
 
     @field_validator("timezone")

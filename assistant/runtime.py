@@ -31,6 +31,7 @@ from assistant.llm.port import ChatModel
 from assistant.notification_texts import NotificationTexts
 from assistant.notifications import Limits, NotificationPolicy
 from assistant.notifier import Notifier
+from assistant.pricing import SmsPrices
 from assistant.reminders import Reminders
 from assistant.sender import RetryPolicy, Sender
 from assistant.settings import Settings
@@ -224,6 +225,7 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         renderer,
         segment_budget=settings.segment_budget,
         retries=RetryPolicy(window_seconds=settings.send_retry_window_seconds),
+        prices=SmsPrices(settings.sms_segment_price, clients.business.sms_prices),
         clock=clock,
     )
 

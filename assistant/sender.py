@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from assistant.errors import RecipientOptedOut, SmsError
 from assistant.logs import mask_phone
-from assistant.metrics import DELIVERY_ERRORS, FINAL_STATUSES, OUTBOUND
+from assistant.metrics import COST, DELIVERY_ERRORS, FINAL_STATUSES, OUTBOUND
+from assistant.pricing import SmsPrices
 from assistant.shaping import shape_reply
 from assistant.sms.port import OutgoingSms, SmsGateway
 from prompts.renderer import PromptRenderer
@@ -97,6 +98,7 @@ class Sender:
         *,
         segment_budget: int,
         retries: RetryPolicy,
+        prices: SmsPrices,
         clock: Clock,
     ) -> None:
         self._messages = messages
@@ -106,6 +108,7 @@ class Sender:
         self._renderer = renderer
         self._segment_budget = segment_budget
         self._retries = retries
+        self._prices = prices
         self._clock = clock
         # Concurrent sends share their round trips: one read of consents and one commit of SIDs per batch.
         self._clearances = Coalescer(outbox.clearances, max_batch=SEND_BATCH)
@@ -145,6 +148,8 @@ class Sender:
             status="pending",
             segments=shaped.segments,
             encoding=shaped.encoding,
+            price=self._prices.estimate(phone, shaped.segments),
+            price_source="estimate",
             details=details or {},
         )
 
@@ -189,6 +194,7 @@ class Sender:
         message.sid, message.status = sent.sid, sent.status
         if sent.status in FINAL_STATUSES:  # a gateway that answers at once (the sandbox)
             OUTBOUND.labels(message.kind, sent.status).inc()
+        COST.labels("sms").inc(message.price or 0.0)
         return Delivery("sent", sid=sent.sid)
 
     async def _not_sent(self, message: Message, error: SmsError) -> Delivery:
@@ -259,7 +265,9 @@ class Sender:
         self, sid: str, status: str, error_code: int | None, payload: dict[str, Any]
     ) -> None:
         """A delivery-status callback: status moves forward only; 21610 means the carrier opted them out."""
-        message, new = await self._outbox.apply_status(sid, status, error_code, payload)
+        message, new = await self._outbox.apply_status(
+            sid, status, error_code, payload, price=_price(payload)
+        )
         if message is not None and new and status in FINAL_STATUSES:
             OUTBOUND.labels(message.kind, status).inc()
         if new and error_code is not None:
@@ -279,3 +287,12 @@ class Sender:
             inbound_sid=None,
             raw_text=f"Twilio error {CARRIER_OPTED_OUT} on {sid or 'a send'}",
         )
+
+
+def _price(payload: dict[str, Any]) -> float | None:
+    """Twilio's own price for the text, when the callback carries one ("-0.00790", in USD)."""
+    raw, unit = payload.get("Price"), (payload.get("PriceUnit") or "USD").upper()
+    try:
+        return abs(float(raw)) if raw not in (None, "") and unit == "USD" else None
+    except (TypeError, ValueError):
+        return None

@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(1, ge=0, le=5, validation_alias=_env("LLM_MAX_RETRIES"))
     # Native tool calls for the actions: auto offers them until the endpoint refuses; off keeps text tags.
     llm_tools: ToolMode = Field("auto", validation_alias=_env("LLM_TOOLS"))
+    # USD per million tokens read and written, for the cost counters (gpt-4o-mini's list prices).
+    llm_input_price: float = Field(0.15, ge=0, validation_alias=_env("LLM_INPUT_PRICE_PER_MILLION"))
+    llm_output_price: float = Field(0.60, ge=0, validation_alias=_env("LLM_OUTPUT_PRICE_PER_MILLION"))
 
     booking_api_url: str | None = Field(None, validation_alias=_env("BOOKING_API_URL"))
     booking_api_token: str | None = Field(None, validation_alias=_env("BOOKING_API_TOKEN"))

@@ -260,7 +260,13 @@ class Outbox:
             return [_message(row) for row in (await connection.execute(query)).all()]
 
     async def apply_status(
-        self, sid: str, status: str, error_code: int | None, payload: dict[str, Any]
+        self,
+        sid: str,
+        status: str,
+        error_code: int | None,
+        payload: dict[str, Any],
+        *,
+        price: float | None = None,
     ) -> tuple[Message | None, bool]:
         """Record a status event and move the message's status forward only: (the message, whether new).
 
@@ -295,6 +301,10 @@ class Outbox:
             )
             if message is not None and status in STATUS_RANK:
                 await connection.execute(self._forward(message.id, status, error_code))
+            if message is not None and price is not None:  # Twilio's own price replaces the estimate
+                await connection.execute(
+                    update(Message).where(Message.id == message.id).values(price=price, price_source="twilio")
+                )
         return message, True
 
     async def events_for(self, sid: str) -> list[MessageEvent]:

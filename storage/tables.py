@@ -95,6 +95,9 @@ class Message(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column()
     segments: Mapped[int | None] = mapped_column()
     encoding: Mapped[str | None] = mapped_column(String(8))
+    # Outbound: what the text costs in USD, estimated from the price table until Twilio reports its price.
+    price: Mapped[float | None] = mapped_column()
+    price_source: Mapped[str | None] = mapped_column(String(8))  # estimate | twilio
     # Inbound only: pending until a turn answers it (answered) or decides not to (skipped).
     turn_state: Mapped[str | None] = mapped_column(String(12))
     # Outbound replies: the first inbound message of the turn they answer; unique, so one reply per turn.

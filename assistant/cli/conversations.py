@@ -86,6 +86,8 @@ async def _messages_list(settings: Settings, args: argparse.Namespace) -> int:
                 "body": row.body,
                 "status": row.status,
                 "segments": row.segments,
+                "price_usd": row.price,  # outbound: an estimate until Twilio reports its price
+                "price_source": row.price_source,
                 "created_at": row.created_at.isoformat(),
             }
             for row in rows

@@ -180,7 +180,7 @@ async def playground(request: Request) -> Response:
         "reply": reply.body,
         "segments": info.segments,
         "encoding": info.encoding,
-        "cost": info.segments * console.settings.sms_segment_price,
+        "cost": reply.price or 0.0,  # the send path's own estimate, by the number's country
     }
     return await _editor(request, console, name, body, **extra)
 

@@ -13,6 +13,7 @@ from openai.types.chat import ChatCompletion
 from assistant.errors import LLMError
 from assistant.llm.facts import TurnFacts
 from assistant.llm.port import ChatMessage, Toolbox, ToolCall
+from assistant.metrics import COST, LLM_TOKENS
 from assistant.settings import ConfigError, Settings, ToolMode
 from assistant.shaping import printable
 
@@ -35,10 +36,12 @@ class OpenAIChat:
         timeout_seconds: float = 20.0,
         max_retries: int = 1,
         tools: ToolMode = "auto",
+        prices: tuple[float, float] = (0.0, 0.0),  # USD per million tokens read, written
     ) -> None:
         self.name = f"openai:{model}"
         self.model = model
         self.tools = tools
+        self._prices = prices
         # auto: offered until the endpoint says it doesn't take them.
         self._offer_tools = tools != "off"
         self.temperature = temperature
@@ -68,6 +71,7 @@ class OpenAIChat:
             timeout_seconds=settings.llm_timeout_seconds,
             max_retries=settings.llm_max_retries,
             tools=settings.llm_tools,
+            prices=(settings.llm_input_price, settings.llm_output_price),
         )
 
     async def complete(
@@ -133,7 +137,16 @@ class OpenAIChat:
             raise LLMError(f"LLM error: {type(exc).__name__}") from exc
         except Exception as exc:  # a 200 with a body the SDK can't read (truncated JSON, a wrong shape)
             raise LLMError(f"LLM gave an unreadable answer: {type(exc).__name__}") from exc
+        self._count(completion)
         return completion
+
+    def _count(self, completion: ChatCompletion) -> None:
+        """The tokens the call used and what they cost, from the answer's `usage`."""
+        usage = getattr(completion, "usage", None)
+        read, written = getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0
+        LLM_TOKENS.labels("prompt").inc(read)
+        LLM_TOKENS.labels("completion").inc(written)
+        COST.labels("llm").inc((read * self._prices[0] + written * self._prices[1]) / 1_000_000)
 
     async def aclose(self) -> None:
         """Close the SDK's HTTP connection pool."""
