@@ -277,3 +277,21 @@ def test_a_change_to_my_next_appointment_changes_the_soonest(
 def test_next_friday_is_a_day_not_an_appointment(engine: OfflineEngine) -> None:
     reply = ask(engine, "move my appointment to next friday at 9am")
     assert reply.startswith("Which appointment should I move? #42") and TAG.findall(reply) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        ("es", "manana a las 10", When(date(2026, 11, 24), time(10, 0))),
+        ("es", "el viernes a las 7 de la manana", When(date(2026, 11, 27), time(7, 0))),
+        ("es", "el jueves a las 6 de la tarde", When(date(2026, 11, 26), time(18, 0))),
+        ("fr", "vendredi a 18h30", When(date(2026, 11, 27), time(18, 30))),
+        ("fr", "vendredi a 6h du soir", When(date(2026, 11, 27), time(18, 0))),
+        ("fr", "samedi a 9h", When(date(2026, 11, 28), time(9, 0))),  # the 24-hour clock: no guess
+        ("de", "morgen um 10 uhr", When(date(2026, 11, 24), time(10, 0))),
+        ("de", "freitag um 6 uhr abends", When(date(2026, 11, 27), time(18, 0))),
+        ("de", "freitag morgens um 8", When(date(2026, 11, 27), time(8, 0))),  # "morgens" is not "morgen"
+    ],
+)
+def test_find_when_in_other_languages(business: Business, language: str, text: str, expected: When) -> None:
+    assert find_when(text, NOW, business, language=language) == expected

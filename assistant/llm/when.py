@@ -38,10 +38,14 @@ TWENTY_FOUR_HOUR = frozenset({"fr", "de"})  # a bare hour is the hour itself
 _LANGUAGE_CLOCKS = {"es": (_SPANISH_CLOCK,), "fr": (_FRENCH_CLOCK,), "de": (_GERMAN_CLOCK,)}
 _NOON = re.compile(r"\b(?:at\s+)?(?:noon|midday)\b", re.IGNORECASE)
 _EVENING = re.compile(
-    r"\b(?:tonight|evening|afternoon|after work|de la (?:tarde|noche)|por la (?:tarde|noche))\b",
+    r"\b(?:tonight|evening|afternoon|after work|de la (?:tarde|noche)|por la (?:tarde|noche)|du soir|ce soir"
+    r"|de l'apres-midi|abends|nachmittags|heute abend)\b",
     re.IGNORECASE,
 )
-_MORNING = re.compile(r"\b(?:morning|de la manana|por la manana)\b", re.IGNORECASE)
+_MORNING = re.compile(
+    r"\b(?:morning|de la manana|por la manana|du matin|ce matin|morgens|vormittags|fruh|frueh)\b",
+    re.IGNORECASE,
+)
 
 # search_dates also finds "may" in "may I" and "now"; a real day phrase has a digit or a day word.
 _DAYLIKE = re.compile(
