@@ -51,20 +51,21 @@ def follow(messages: Sequence[ChatMessage], reader: Reader, language: str = "en"
     if not earlier or earlier[-1]["role"] != "assistant":
         return Thread()
     last_reply = earlier[-1]["content"]
-    # The customer's texts back to the one that asked for the booking, move or cancel.
-    asked_for: list[str] = []
+    # The customer's texts back to the one that asked for the booking, move or cancel, each read once.
+    asked_for: list[Reading] = []
     for message in reversed(earlier):
         if message["role"] != "user":
             continue
-        asked_for.insert(0, message["content"])
-        if _request(_read(reader, message["content"], language)) or len(asked_for) == LOOK_BACK:
+        asked_for.insert(0, _read(reader, message["content"], language))
+        if _request(asked_for[0]) or len(asked_for) == LOOK_BACK:
             break
     intent, service, day, clock = None, None, None, None
-    for text in asked_for:  # later texts correct earlier ones
-        reading = _read(reader, text, language)
+    for reading in asked_for:  # later texts correct earlier ones
         intent = _request(reading) or intent
         loose = clock is not None or day is not None
-        when = reader.when_in(reading.time_asked_for, day=day, near=clock, loose=loose, language=language)
+        when = reader.when_in(
+            reading.time_asked_for, day=day, near=clock, loose=loose, language=reading.language
+        )
         service = reading.service or service
         day, clock = when.day or day, when.clock or clock
     named = set(NAMED_APPOINTMENT.findall(last_reply))
@@ -89,4 +90,4 @@ def _request(reading: Reading) -> str | None:
 
 def _read(reader: Reader, text: str, language: str) -> Reading:
     """An earlier text, read in its own language ("cancel my spin" before "quiero reservar")."""
-    return reader.read(text, language_of(text, otherwise=language))
+    return reader.read(text, language_of(text, reader.languages, otherwise=language))

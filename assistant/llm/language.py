@@ -46,7 +46,7 @@ def unaccented(text: str) -> str:
     return text.translate(_ACCENTS)
 
 
-def language_of(text: str, spoken: Collection[str] = ("en", "es"), otherwise: str = "en") -> str:
+def language_of(text: str, spoken: Collection[str], otherwise: str = "en") -> str:
     """The spoken language whose words the text uses most; `otherwise` when none stands out ("ok", "7pm")."""
     folded = unaccented(text.casefold())
     counts = {

@@ -104,7 +104,7 @@ class OfflineEngine:
             upcoming = [
                 Upcoming(id=a.id, service=a.service, start=facts.local(a.start)) for a in facts.appointments
             ]
-        language = facts.language if facts is not None else language_of(text)
+        language = facts.language if facts is not None else language_of(text, self._reader.languages)
         if media and not text:
             return self._media(media, language)
         reading = self._reader.read(text, language)

@@ -51,6 +51,7 @@ class Reader:
     def __init__(self, business: Business, clock: Callable[[], datetime]) -> None:
         self._business = business
         self._clock = clock
+        self.languages = business.keywords.languages  # the ones texts may be read in
         self.aliases = _service_aliases(business.services)
         # Longest first so "Personal Training" wins over a shorter name it contains.
         names = sorted((re.escape(alias) for alias in self.aliases), key=len, reverse=True)
