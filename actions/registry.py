@@ -119,11 +119,13 @@ class ActionRegistry:
 
     def __init__(self, specs: Iterable[ActionSpec] = ()) -> None:
         self._specs: dict[str, ActionSpec] = {}
+        self._tools: list[dict[str, Any]] | None = None
         for spec in specs:
             self.register(spec)
 
     def register(self, spec: ActionSpec) -> None:
         self._specs[spec.name.upper()] = spec
+        self._tools = None  # built again on the next ask
 
     def names(self) -> list[str]:
         return list(self._specs)
@@ -199,7 +201,15 @@ class ActionRegistry:
         return results
 
     def tools(self) -> list[dict[str, Any]]:
-        """The offered actions as OpenAI function tools: JSON Schema from the same declarations."""
+        """The offered actions as OpenAI function tools: JSON Schema from the same declarations.
+
+        Built once (every LLM request offers them); callers must not change what they get.
+        """
+        if self._tools is None:
+            self._tools = self._tool_definitions()
+        return self._tools
+
+    def _tool_definitions(self) -> list[dict[str, Any]]:
         return [
             {
                 "type": "function",
