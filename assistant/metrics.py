@@ -32,8 +32,6 @@ NOTIFICATIONS = Counter(
 LLM_TOKENS = Counter("sms_llm_tokens_total", "Tokens the LLM read and wrote", ["kind"])  # prompt, completion
 COST = Counter("sms_cost_usd_total", "What texts (estimated at sending) and LLM calls cost, in USD", ["what"])
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-# Final delivery statuses: a text counted here has ended (a callback, or never handed over).
-FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "canceled", "suppressed", "read"})
 
 
 class _Snapshot(Collector):

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from assistant.errors import RecipientOptedOut, SmsError
 from assistant.logs import mask_phone
-from assistant.metrics import COST, DELIVERY_ERRORS, FINAL_STATUSES, OUTBOUND
+from assistant.metrics import COST, DELIVERY_ERRORS, OUTBOUND
 from assistant.pricing import SmsPrices
 from assistant.shaping import shape_reply
 from assistant.sms.port import OutgoingSms, SmsGateway
@@ -20,7 +20,7 @@ from storage.batching import Coalescer
 from storage.clock import Clock
 from storage.consent import ConsentBook
 from storage.messages import MessageLog
-from storage.outbox import Outbox, Submitted
+from storage.outbox import FINAL_STATUSES, Outbox, Submitted
 from storage.tables import Message
 
 log = logging.getLogger(__name__)

@@ -46,6 +46,8 @@ STATUS_RANK: dict[str, int] = {
     "suppressed": 4,  # never handed over: the recipient had opted out by send time
     "read": 5,
 }
+# Where a text's delivery ends: a carrier's last word, or never handed over.
+FINAL_STATUSES = frozenset(name for name, rank in STATUS_RANK.items() if rank >= STATUS_RANK["delivered"])
 
 
 @dataclass(frozen=True, slots=True)
