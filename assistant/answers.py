@@ -12,9 +12,10 @@ from actions.parser import parse_actions, strip_actions
 from actions.registry import ActionContext, ActionRegistry, ActionResult
 from assistant.errors import LLMError
 from assistant.llm.facts import TurnFacts
-from assistant.llm.port import ChatMessage, ChatModel
-from assistant.metrics import LLM_FALLBACKS, LLM_SECONDS
+from assistant.llm.port import ChatMessage, ChatModel, Completion
+from assistant.metrics import COST, LLM_FALLBACKS, LLM_SECONDS, LLM_TOKENS
 from assistant.tools import TurnToolbox
+from storage.spend import LlmUse
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ class Answer:
     engine: str
     results: list[ActionResult]
     path: str  # how the model asked for its actions: "tools" (native calls) or "tags"
+    use: LlmUse | None = None  # what asking the model took and cost, as it is recorded
 
 
 class Answerer:
@@ -45,22 +47,44 @@ class Answerer:
         toolbox = TurnToolbox(self._actions, context, rehearsal=rehearsal)
         started = time.perf_counter()
         try:
-            raw, engine = await self._llm.complete(chat, facts, tools=toolbox), self._llm.name
-            LLM_SECONDS.observe(time.perf_counter() - started)
+            completion = await self._llm.complete(chat, facts, tools=toolbox)
         except LLMError as exc:
             LLM_FALLBACKS.inc()
+            use = self._use("fallback", started)
             if toolbox.results:  # its calls ran already: answer from them, never have them asked for again
                 log.warning("LLM failed after its tool calls (%s); answering from their results", exc)
-                return Answer(toolbox.reply(""), toolbox.shown(""), self._llm.name, toolbox.results, "tools")
+                text, shown = toolbox.reply(""), toolbox.shown("")
+                return Answer(text, shown, self._llm.name, toolbox.results, "tools", use)
             log.warning("LLM failed (%s); answering with %s", exc, self._fallback.name)
-            raw, engine = await self._fallback.complete(chat, facts), self._fallback.name
+            raw, engine = (await self._fallback.complete(chat, facts)).text, self._fallback.name
+        else:
+            raw, engine = completion.text, self._llm.name
+            use = self._use("offline" if self._llm is self._fallback else "answered", started, completion)
         if toolbox.results:
             # Tags in its words as well would ask a second time for what a call already did.
             words = strip_actions(raw)
-            return Answer(toolbox.reply(words), toolbox.shown(words), engine, toolbox.results, "tools")
+            return Answer(toolbox.reply(words), toolbox.shown(words), engine, toolbox.results, "tools", use)
         run = self._actions.rehearse if rehearsal else self._actions.dispatch
         results = await run(parse_actions(raw), context)
-        return Answer(compose_reply(strip_actions(raw), results), raw, engine, results, "tags")
+        return Answer(compose_reply(strip_actions(raw), results), raw, engine, results, "tags", use)
+
+    def _use(self, outcome: str, started: float, completion: Completion | None = None) -> LlmUse:
+        """The ask as it is recorded, and counted for /metrics."""
+        seconds = time.perf_counter() - started
+        if outcome == "answered":
+            LLM_SECONDS.observe(seconds)
+        used = completion or Completion("")
+        LLM_TOKENS.labels("prompt").inc(used.prompt_tokens)
+        LLM_TOKENS.labels("completion").inc(used.completion_tokens)
+        COST.labels("llm").inc(used.cost)
+        return LlmUse(
+            model=self._llm.name,
+            outcome=outcome,
+            latency_ms=round(seconds * 1000),
+            prompt_tokens=used.prompt_tokens,
+            completion_tokens=used.completion_tokens,
+            cost=used.cost,
+        )
 
 
 def compose_reply(model_text: str, results: Sequence[ActionResult]) -> str:

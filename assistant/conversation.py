@@ -32,6 +32,7 @@ from storage.clock import Clock
 from storage.customers import CustomerDirectory
 from storage.messages import Closing, MessageLog, PendingTurn
 from storage.reply_guard import ReplyGuard
+from storage.spend import LlmUse, SpendBook
 from storage.tables import Customer, Message
 
 log = logging.getLogger(__name__)
@@ -83,9 +84,11 @@ class Conversation:
         bookings: BookingStore,
         confirmations: PendingConfirmations,
         sender: Sender,
+        spend: SpendBook,
         clock: Clock,
     ) -> None:
         self._business = business
+        self._spend = spend
         self._messages = messages
         # Concurrent turns record their replies together: one transaction for every turn ending now.
         self._closings = Coalescer(messages.close_turns, max_batch=CLOSE_BATCH)
@@ -170,6 +173,7 @@ class Conversation:
             texted_before,
             first_contact=turn.first_contact,
             language=language,
+            use=answer.use,
         )
 
     async def apologise(self, turn: PendingTurn, reason: str) -> None:
@@ -227,6 +231,8 @@ class Conversation:
         # Only read-only handlers run: nothing is booked, cancelled or flagged.
         context = self._context(phone, customer.id, now, turn_key="dry-run", language=language)
         answer = await self._answers.answer(chat, facts, context, rehearsal=True)
+        if answer.use is not None:  # a rehearsal asks the real model: it costs the same
+            await self._spend.record(answer.use, at=now)
         text = answer.text or await self._apology()
         reply = await self._sender.prepare(phone=phone, text=text, kind="reply", sender="")
         return DryRun(
@@ -267,8 +273,10 @@ class Conversation:
         *,
         first_contact: bool = False,
         language: str = "en",
+        use: LlmUse | None = None,
     ) -> TurnResult:
-        """Record the turn's reply (closing the turn), remember it, and send it."""
+        """Record the turn's reply (closing the turn) with what asking the model used, remember it, and
+        send it."""
         TURNS.labels("failed" if engine == "apology" else "answered").inc()
         customer_id = talk[0].customer_id
         reply = await self._sender.prepare(
@@ -282,7 +290,7 @@ class Conversation:
             language=language,
         )
         # Recording the reply closes the turn: from here on no retry asks the LLM or replies again.
-        await self._closings.submit(Closing([message.id for message in talk], "answered", reply))
+        await self._closings.submit(Closing([message.id for message in talk], "answered", reply, use))
         await self._transcript.add(
             phone,
             {"role": "user", "content": user_text},

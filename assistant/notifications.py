@@ -26,8 +26,10 @@ Reason = Literal[
     "daily_cap",
     "sent",
     "send_failed",
+    "budget_spent",  # the text is staged and waits for the budget to allow it
 ]
-# sent: texted now; held, deferred: owed a text later (a digest); skipped: none; failed: the gateway said no.
+# sent: texted now (reason budget_spent: staged now, texted once the budget allows); held, deferred:
+# owed a text later (a digest); skipped: none; failed: the gateway said no.
 Status = Literal["sent", "held", "deferred", "skipped", "failed"]
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 

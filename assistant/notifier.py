@@ -236,6 +236,8 @@ class Notifier:
             row.status, row.reason = "skipped", "opted_out"
         elif delivery.outcome == "failed":
             row.status, row.reason = "failed", "send_failed"
+        elif delivery.outcome == "held":
+            row.reason = "budget_spent"  # staged, and sent by the outbox once the budget allows
         # Queued for a retry, or taken by another process: it still goes (and counts against the caps); its
         # SID and fate land on the message row the decision points at.
         await self._chat.settle_send(row.id, status=row.status, reason=row.reason, sid=row.sms_sid)

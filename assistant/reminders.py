@@ -201,7 +201,12 @@ class Reminders:
             kind="reminder",
             sender=self._sender_number,
             customer_id=customer_id,
-            details={"appointment": booking.id, "lead_minutes": _minutes(lead)},
+            # Held by a spent budget past the appointment's start, it is dropped rather than sent late.
+            details={
+                "appointment": booking.id,
+                "lead_minutes": _minutes(lead),
+                "send_before": booking.start.isoformat(),
+            },
         )
 
     async def _recorded(self, refs: list[str]) -> dict[str, set[int]]:

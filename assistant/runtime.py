@@ -19,6 +19,7 @@ from actions.catalog import default_registry
 from actions.confirmations import PendingConfirmations
 from actions.registry import ActionRegistry
 from assistant.bookings import booking_store
+from assistant.budget import Budget, BudgetLimits
 from assistant.business import Business, load_business
 from assistant.conversation import Conversation
 from assistant.database import ready_revision
@@ -41,6 +42,7 @@ from assistant.sms.twilio_adapter import TwilioGateway
 from assistant.staff_alerts import StaffAlerts
 from assistant.transcript import Transcript
 from assistant.verification import PhoneVerifier
+from assistant.watch import ServiceWatch
 from assistant.worker import Worker
 from prompts.renderer import PromptRenderer
 from storage.chat import ChatLog
@@ -49,6 +51,7 @@ from storage.clock import Clock, system_clock
 from storage.consent import ConsentBook
 from storage.customers import CustomerDirectory
 from storage.database import create_engine, session_factory
+from storage.deliveries import Deliveries
 from storage.heartbeats import Heartbeats
 from storage.history import ConversationHistory
 from storage.messages import MessageLog
@@ -58,6 +61,7 @@ from storage.presence import Presence
 from storage.prompt_versions import DatabaseTemplateSource, PromptVersions
 from storage.redis import connect_redis
 from storage.reply_guard import ReplyGuard
+from storage.spend import SpendBook
 from storage.staff_alerts import StaffAlertBook
 from storage.takeovers import TakeoverBook
 from storage.turn_queue import STREAM, TurnQueue
@@ -116,6 +120,8 @@ class Runtime:
     # Out: every text leaves through the sender and its outbox.
     outbox: Outbox
     sender: Sender
+    budget: Budget
+    deliveries: Deliveries
     chat: ChatSide
 
     def worker(self) -> Worker:
@@ -133,6 +139,9 @@ class Runtime:
             reminders=self.reminders,
             digests=self.chat.digests,
             alerts=self.alerts,
+            watch=ServiceWatch(
+                self.budget, self.deliveries, self.alerts.book, zone=self.clients.business.zone, clock=clock
+            ),
             heartbeats=Heartbeats(redis, clock=clock),
             clock=clock,
         )
@@ -217,6 +226,13 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         consent_scope=settings.consent_scope,
         stale_seconds=4 * settings.twilio_timeout_seconds + 10,
     )
+    spend = SpendBook(clients.engine)
+    budget = Budget(
+        spend,
+        BudgetLimits(settings.daily_budget, settings.monthly_budget, settings.budget_hard_stop),
+        zone=clients.business.zone,
+        clock=clock,
+    )
     sender = Sender(
         messages,
         outbox,
@@ -226,6 +242,7 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         segment_budget=settings.segment_budget,
         retries=RetryPolicy(window_seconds=settings.send_retry_window_seconds),
         prices=SmsPrices(settings.sms_segment_price, clients.business.sms_prices),
+        budget=budget,
         clock=clock,
     )
 
@@ -250,6 +267,7 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         bookings=clients.bookings,
         confirmations=PendingConfirmations(redis, ttl_seconds=settings.confirmation_ttl_seconds),
         sender=sender,
+        spend=spend,
         clock=clock,
     )
     reminders = Reminders(
@@ -293,6 +311,8 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         alerts=alerts,
         outbox=outbox,
         sender=sender,
+        budget=budget,
+        deliveries=Deliveries(clients.engine),
         chat=_chat_side(clients, consent=consent, messages=messages, renderer=renderer, sender=sender),
     )
 

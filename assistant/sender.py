@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from assistant.budget import Budget
 from assistant.errors import RecipientOptedOut, SmsError
 from assistant.logs import mask_phone
 from assistant.metrics import COST, DELIVERY_ERRORS, OUTBOUND
 from assistant.pricing import SmsPrices
 from assistant.shaping import shape_reply
 from assistant.sms.port import OutgoingSms, SmsGateway
+from assistant.text_kinds import OPT_OUT_CONFIRMATION, SELF_DISCLOSING, STAFF_ALERT
 from prompts.renderer import PromptRenderer
 from storage.batching import Coalescer
 from storage.clock import Clock
@@ -28,11 +30,7 @@ log = logging.getLogger(__name__)
 # The gateway's clock and ours may differ a little; a text created just before ours counts as this one.
 CLOCK_SLACK = timedelta(minutes=2)
 
-OPT_OUT_CONFIRMATION = "opt_out"
-STAFF_ALERT = "staff_alert"  # texts telling staff a conversation needs them
 CARRIER_OPTED_OUT = 21610
-# Replies that already tell the customer about STOP don't need the first-message disclosure.
-SELF_DISCLOSING = frozenset({OPT_OUT_CONFIRMATION, "opt_in", "help", "opt_out_unclear"})
 SEND_BATCH = 100  # sends whose checks (and whose results) one round trip carries
 
 
@@ -43,7 +41,8 @@ class Delivery:
     # sent: the gateway took it; suppressed: the number opted out; failed: refused or unreachable;
     # taken: another caller claimed it first (recovery, or a retried turn), so this one did nothing.
     # queued: not sent yet, it goes later by itself (a retry, or behind an earlier text to the number).
-    outcome: Literal["sent", "suppressed", "failed", "taken", "queued"]
+    # held: the budget is spent; it goes by itself once the budget allows.
+    outcome: Literal["sent", "suppressed", "failed", "taken", "queued", "held"]
     sid: str | None = None
     error_code: int | None = None
     reason: str = ""
@@ -54,8 +53,8 @@ class Delivery:
 
     @property
     def reaches_customer(self) -> bool:
-        """The customer has the text, or will once its retry goes."""
-        return self.outcome in ("sent", "queued")
+        """The customer has the text, or will once its retry goes (or the budget allows)."""
+        return self.outcome in ("sent", "queued", "held")
 
     @property
     def opted_out(self) -> bool:
@@ -99,9 +98,11 @@ class Sender:
         segment_budget: int,
         retries: RetryPolicy,
         prices: SmsPrices,
+        budget: Budget,
         clock: Clock,
     ) -> None:
         self._messages = messages
+        self._budget = budget
         self._outbox = outbox
         self._gateway = gateway
         self._consent = consent
@@ -181,6 +182,10 @@ class Sender:
             OUTBOUND.labels(message.kind, "suppressed").inc()
             log.info("suppressed a %s text to opted-out %s", message.kind, mask_phone(message.to_number))
             return Delivery("suppressed", reason="recipient opted out")
+        if hold := await self._budget.hold_reason(message.kind):
+            await self._outbox.hold(message, reason=hold)
+            log.info("held a %s text to %s: the budget is spent", message.kind, mask_phone(message.to_number))
+            return Delivery("held", reason=hold)
         if clearance.behind is not None and not clearance.opted_out:
             # Texts to one number go in order: this one waits for the earlier one. (The opt-out confirmation
             # never waits: whatever is before it will be suppressed.)
@@ -229,7 +234,9 @@ class Sender:
         return sent
 
     async def deliver_due(self) -> int:
-        """Due retries, and hand-overs that went unanswered (checked first); returns how many went."""
+        """Due retries, hand-overs that went unanswered (checked first), and texts the budget held that it
+        allows now; returns how many went."""
+        await self._release_held()
         sent = 0
         waiting: set[str] = set()  # numbers with an earlier text still waiting: later ones keep their turn
         for message in await self._outbox.due():
@@ -243,6 +250,13 @@ class Sender:
             if delivery.outcome in ("queued", "taken"):
                 waiting.add(message.phone)
         return sent
+
+    async def _release_held(self) -> None:
+        """Held texts the budget allows now are due again; one whose moment has passed is dropped."""
+        kinds = [kind for kind in await self._outbox.held_kinds() if not await self._budget.hold_reason(kind)]
+        if kinds:
+            released, dropped = await self._outbox.release_held(kinds)
+            log.info("the budget allows %d held text(s) now; %d were too late and dropped", released, dropped)
 
     async def _check_then_send(self, message: Message) -> Delivery:
         """A hand-over whose fate is unknown: if the gateway has the text, record it; else send it."""

@@ -179,6 +179,11 @@ class Settings(BaseSettings):
     admin_secret_key: str | None = Field(None, min_length=32, validation_alias=_env("ADMIN_SECRET_KEY"))
     takeover_minutes: int = Field(240, ge=0, le=10_080, validation_alias=_env("TAKEOVER_MINUTES"))
     sms_segment_price: float = Field(0.0083, ge=0, validation_alias=_env("SMS_SEGMENT_PRICE"))
+    # USD per business day / month on texts and the LLM; unset: no limit. At 80 % staff are told; at 100 %
+    # proactive texts are held, and replies too with BUDGET_HARD_STOP (never an opt-out confirmation).
+    daily_budget: float | None = Field(None, gt=0, validation_alias=_env("DAILY_BUDGET"))
+    monthly_budget: float | None = Field(None, gt=0, validation_alias=_env("MONTHLY_BUDGET"))
+    budget_hard_stop: bool = Field(False, validation_alias=_env("BUDGET_HARD_STOP"))
 
     # Staff told when a conversation needs a person: texts to these numbers and/or a signed webhook.
     staff_alert_numbers: str = Field("", validation_alias=_env("STAFF_ALERT_NUMBERS"))

@@ -1,10 +1,11 @@
 """Telling staff a conversation needs them: texts to STAFF_ALERT_NUMBERS and a signed webhook POST.
 
 A handoff, a conversation held by the runaway guard and a text that could not be sent each record an
-alert with the flag the console shows. A worker pass tells staff, once per alert and at most once per
-conversation per cooldown. Texts go through the normal send path (consent and order apply); the webhook
-is signed with HMAC-SHA256 of `<timestamp>.<body>` under STAFF_ALERT_WEBHOOK_SECRET, in the header
-`X-Assistant-Signature: sha256=<hex>`, with `X-Assistant-Timestamp`.
+alert with the flag the console shows; the service's own alerts (a budget crossed, deliveries failing,
+see `assistant.watch`) are recorded once per topic. A worker pass tells staff, once per alert and at
+most once per conversation per cooldown. Texts go through the normal send path (consent and order
+apply); the webhook is signed with HMAC-SHA256 of `<timestamp>.<body>` under STAFF_ALERT_WEBHOOK_SECRET,
+in the header `X-Assistant-Signature: sha256=<hex>`, with `X-Assistant-Timestamp`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from datetime import timedelta
 import httpx
 
 from assistant.logs import mask_phone
-from assistant.sender import STAFF_ALERT, Sender
+from assistant.sender import Sender
+from assistant.text_kinds import STAFF_ALERT
 from storage.clock import Clock
 from storage.messages import MessageLog
 from storage.staff_alerts import StaffAlertBook
@@ -51,7 +53,7 @@ class StaffAlerts:
     ) -> None:
         if webhook_url and not (webhook_secret and http):
             raise ValueError("a staff alert webhook needs its secret and an HTTP client")
-        self._book = book
+        self.book = book
         self._messages = messages
         self._sender = sender
         self._business_name = business_name
@@ -66,29 +68,33 @@ class StaffAlerts:
     async def send_due(self) -> int:
         """Tell staff about every alert not yet told; returns how many were."""
         told = 0
-        for alert in await self._book.claim_due(lease=CLAIM):
+        for alert in await self.book.claim_due(lease=CLAIM):
             now = self._clock()
-            if await self._book.told_since(alert.phone, now - self._cooldown):
+            # An alert about the service is raised once per topic already; the cooldown is per conversation.
+            if alert.topic is None and await self.book.told_since(alert.phone, now - self._cooldown):
                 # Staff heard about this conversation a moment ago and it is still flagged in the console.
-                await self._book.mark(alert, notified_at=now, skipped=True)
+                await self.book.mark(alert, notified_at=now, skipped=True)
                 continue
             if self._numbers and alert.texted_at is None:
                 await self._text(alert)
-                await self._book.mark(alert, texted_at=now)
+                await self.book.mark(alert, texted_at=now)
             if self._webhook_url and alert.posted_at is None:
                 if not await self._post(alert):
                     if now - alert.created_at < GIVE_UP:
-                        await self._book.release(alert)  # the next pass tries the webhook again
+                        await self.book.release(alert)  # the next pass tries the webhook again
                         continue
                     log.error("gave up on the staff alert webhook for alert %s", alert.id)
                 else:
-                    await self._book.mark(alert, posted_at=now)
-            await self._book.mark(alert, notified_at=now)
+                    await self.book.mark(alert, posted_at=now)
+            await self.book.mark(alert, notified_at=now)
             told += 1
         return told
 
     async def _text(self, alert: StaffAlert) -> None:
-        body = f"{self._business_name} assistant: {alert.phone} needs a person ({alert.reason})."
+        if alert.topic is not None:
+            body = f"{self._business_name} assistant: {alert.reason}."
+        else:
+            body = f"{self._business_name} assistant: {alert.phone} needs a person ({alert.reason})."
         for number in self._numbers:
             message = await self._sender.prepare(
                 phone=number, text=body, kind=STAFF_ALERT, sender=self._sender_number
@@ -99,9 +105,10 @@ class StaffAlerts:
         assert self._http is not None and self._webhook_url is not None
         body = json.dumps(
             {
-                "event": "staff_alert",
+                "event": "staff_alert" if alert.topic is None else "service_alert",
                 "id": alert.id,
-                "phone": alert.phone,
+                "phone": alert.phone or None,
+                "topic": alert.topic,
                 "reason": alert.reason,
                 "raised_at": alert.created_at.isoformat(),
             }

@@ -17,6 +17,7 @@ from assistant.logs import TURN, mask_phone
 from assistant.reminders import Reminders
 from assistant.sender import Sender
 from assistant.staff_alerts import StaffAlerts
+from assistant.watch import ServiceWatch
 from storage.batching import Coalescer
 from storage.clock import Clock
 from storage.heartbeats import BEAT_SECONDS, Heartbeats
@@ -59,6 +60,7 @@ class Worker:
         reminders: Reminders | None = None,
         digests: Digests | None = None,
         alerts: StaffAlerts | None = None,
+        watch: ServiceWatch | None = None,
         heartbeats: Heartbeats,
         clock: Clock,
     ) -> None:
@@ -74,6 +76,7 @@ class Worker:
         self._reminders = reminders
         self._digests = digests
         self._alerts = alerts
+        self._watch = watch
         self._heartbeats = heartbeats
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
@@ -188,6 +191,11 @@ class Worker:
             except Exception:
                 # Held chat notifications stay held in SQL; the next sweep sends them.
                 log.exception("digest pass failed; it runs again next sweep")
+        if self._watch is not None:
+            try:
+                await self._watch.check()
+            except Exception:
+                log.exception("budget and delivery check failed; it runs again next sweep")
         if self._alerts is not None:
             try:
                 await self._alerts.send_due()

@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from storage.clock import Clock
 from storage.consent import OPTED_IN, state_of
 from storage.customers import get_or_create_customer
+from storage.spend import LlmUse, llm_insert
 from storage.staff_tables import Takeover
 from storage.tables import Customer, Message
 from storage.takeovers import active_at
@@ -146,6 +147,7 @@ class Closing:
     inbound_ids: Sequence[int]
     state: str
     reply: Message | None = None
+    llm: LlmUse | None = None  # the model's answer the reply came from, recorded with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +373,13 @@ class MessageLog:
                 result = await connection.execute(statements.stage, [row for _, row in rows])
                 for (reply, _), id in zip(rows, result.scalars(), strict=True):
                     reply.id = id
+            used = [
+                closing.llm.row(phone=reply.phone, reply_id=reply.id, at=now)
+                for closing in closings
+                if closing.llm is not None and (reply := closing.reply) is not None
+            ]
+            if used:
+                await connection.execute(llm_insert(), used)
         return [closing.reply for closing in closings]
 
     async def add_outbound(self, message: Message) -> Message:

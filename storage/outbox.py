@@ -32,6 +32,7 @@ from storage.tables import Consent, Customer, Message, MessageEvent
 # Delivery statuses only move forward; callbacks arrive out of order. Equal ranks are terminal alternatives.
 STATUS_RANK: dict[str, int] = {
     "pending": 0,  # recorded here, not yet handed to the gateway
+    "held": 0,  # kept back until the budget allows it
     "submitting": 0,  # being handed over right now
     "accepted": 1,
     "scheduled": 1,
@@ -184,6 +185,44 @@ class Outbox:
                 .values(status="pending", next_attempt_at=at, updated_at=self._clock())
             )
 
+    async def hold(self, message: Message, *, reason: str) -> None:
+        """Keep a claimed text back until the budget allows it (`release_held`); later ones need not wait."""
+        now = self._clock()
+        details = {**message.details, "held": reason}
+        async with self._engine.begin() as connection:
+            await connection.execute(_release_waiting_behind(), _released(message, now))
+            await connection.execute(
+                update(Message)
+                .where(Message.id == message.id)
+                .values(status="held", next_attempt_at=None, details=details, updated_at=now)
+            )
+        message.status, message.details = "held", details
+
+    async def held_kinds(self) -> list[str]:
+        """The kinds of text held back now (an index read; usually none)."""
+        query = select(Message.kind).where(Message.status == "held").distinct()
+        async with self._engine.connect() as connection:
+            return list((await connection.execute(query)).scalars())
+
+    async def release_held(self, kinds: Sequence[str]) -> tuple[int, int]:
+        """Held texts of these kinds are due now; one that had to go before a moment now past (a reminder
+        for an appointment that has begun) is canceled instead. Returns (released, canceled)."""
+        now = self._clock()
+        held = (Message.status == "held", Message.kind.in_(kinds))
+        async with self._engine.begin() as connection:
+            rows = (await connection.execute(select(Message.id, Message.details).where(*held))).all()
+            late = [id for id, details in rows if _past(details.get("send_before"), now)]
+            if late:
+                await connection.execute(
+                    update(Message)
+                    .where(Message.id.in_(late), *held)
+                    .values(status="canceled", next_attempt_at=None, updated_at=now)
+                )
+            released = await connection.execute(
+                update(Message).where(*held).values(status="pending", next_attempt_at=now, updated_at=now)
+            )
+        return released.rowcount, len(late)
+
     async def suppressed(self, message: Message, *, reason: str) -> None:
         await self._finish(message, status="suppressed", details={"suppressed": reason})
 
@@ -323,6 +362,10 @@ class Outbox:
             values["error_code"] = error_code
         # A conditional UPDATE is atomic, so two racing callbacks can't move the status backwards.
         return update(Message).where(Message.id == message_id, Message.status.in_(lower)).values(**values)
+
+
+def _past(moment: str | None, now: datetime) -> bool:
+    return moment is not None and datetime.fromisoformat(moment) <= now
 
 
 def _message(row: Any) -> Message:

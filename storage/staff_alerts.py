@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.clock import Clock
@@ -46,6 +47,20 @@ class StaffAlertBook:
                 )
             ).all()
         return sorted((StaffAlert(**dict(row._mapping)) for row in rows), key=lambda alert: alert.id)
+
+    async def raise_once(self, topic: str, reason: str) -> bool:
+        """Record an alert about the service itself, once per topic however many workers raise it."""
+        async with self._engine.begin() as connection:
+            known = await connection.scalar(select(StaffAlert.id).where(StaffAlert.topic == topic))
+            if known is not None:
+                return False
+            try:
+                async with connection.begin_nested():
+                    row = {"phone": "", "topic": topic, "reason": reason[:200], "created_at": self._clock()}
+                    await connection.execute(insert(StaffAlert).values(**row))
+            except IntegrityError:  # another worker raised it a moment ago
+                return False
+        return True
 
     async def told_since(self, phone: str, since: datetime) -> bool:
         """Whether staff were told about this number since then (the cooldown)."""

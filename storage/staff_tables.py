@@ -80,3 +80,6 @@ class StaffAlert(Base):
     posted_at: Mapped[datetime | None] = mapped_column()  # the alert webhook answered 2xx
     notified_at: Mapped[datetime | None] = mapped_column()  # done: told, or folded into an earlier alert
     skipped: Mapped[bool] = mapped_column(default=False, server_default="0")  # within the cooldown
+    # Alerts about the service rather than one conversation (a budget crossed, deliveries failing) are
+    # raised once per topic ("budget:daily:2026-12-03:80"); their phone is empty.
+    topic: Mapped[str | None] = mapped_column(String(80), unique=True)

@@ -75,6 +75,7 @@ class Message(Base):
         Index("ix_messages_phone_id", "phone", "id"),
         Index("ix_messages_turn_state_phone", "turn_state", "phone"),
         Index("ix_messages_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_messages_sent_at", "sent_at"),  # spend and delivery by day
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -195,4 +196,23 @@ class ReminderSend(Base):
     appointment_ref: Mapped[str] = mapped_column(String(120))
     lead_minutes: Mapped[int] = mapped_column()
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))  # None: skipped, not sent
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class LlmCall(Base):
+    """One turn's ask of the language model: who answered, how long it took, the tokens and their cost."""
+
+    __tablename__ = "llm_calls"
+    __table_args__ = (Index("ix_llm_calls_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str | None] = mapped_column(String(32))  # None: a staff rehearsal of a prompt
+    reply_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    model: Mapped[str] = mapped_column(String(120))
+    # answered: the LLM answered; fallback: it failed and the offline engine did; offline: no LLM is set up
+    outcome: Mapped[str] = mapped_column(String(12))
+    latency_ms: Mapped[int] = mapped_column()
+    prompt_tokens: Mapped[int] = mapped_column(default=0)
+    completion_tokens: Mapped[int] = mapped_column(default=0)
+    cost: Mapped[float] = mapped_column(default=0.0)  # USD, at the configured price per million tokens
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

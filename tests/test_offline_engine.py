@@ -164,7 +164,7 @@ def test_only_the_last_user_message_counts(engine: OfflineEngine) -> None:
 
 
 async def test_complete_is_the_async_port(engine: OfflineEngine) -> None:
-    reply = await engine.complete([{"role": "user", "content": "hello"}])
+    reply = (await engine.complete([{"role": "user", "content": "hello"}])).text
 
     assert reply.startswith("Hi! This is Acme Fitness.")
     await engine.aclose()

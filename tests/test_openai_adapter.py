@@ -65,7 +65,7 @@ async def chat(base_url: str) -> AsyncIterator[OpenAIChat]:
 async def test_returns_the_reply_text(emulator: OpenAIEmulator, chat: OpenAIChat) -> None:
     emulator.reply_with("We're open 6 AM to 9 PM on weekdays.")
 
-    assert await chat.complete(MESSAGES) == "We're open 6 AM to 9 PM on weekdays."
+    assert (await chat.complete(MESSAGES)).text == "We're open 6 AM to 9 PM on weekdays."
 
 
 async def test_request_carries_model_and_messages(emulator: OpenAIEmulator, chat: OpenAIChat) -> None:
@@ -81,13 +81,13 @@ async def test_request_carries_model_and_messages(emulator: OpenAIEmulator, chat
 async def test_scripted_replies_come_in_order(emulator: OpenAIEmulator, chat: OpenAIChat) -> None:
     emulator.script(["first", "second"])
 
-    assert [await chat.complete(MESSAGES) for _ in range(3)] == ["first", "second", DEFAULT_REPLY]
+    assert [(await chat.complete(MESSAGES)).text for _ in range(3)] == ["first", "second", DEFAULT_REPLY]
 
 
 async def test_responder_sees_the_request_body(emulator: OpenAIEmulator, chat: OpenAIChat) -> None:
     emulator.respond(lambda body: f"you said: {body['messages'][-1]['content']}")
 
-    assert await chat.complete(MESSAGES) == "you said: When are you open?"
+    assert (await chat.complete(MESSAGES)).text == "you said: When are you open?"
 
 
 async def test_wrong_key_is_an_llm_error(emulator: OpenAIEmulator, base_url: str) -> None:
@@ -115,7 +115,7 @@ async def test_one_retry_recovers_from_a_single_500(emulator: OpenAIEmulator, ba
     emulator.reply_with("recovered")
     adapter = make_chat(base_url, max_retries=1)
     try:
-        assert await adapter.complete(MESSAGES) == "recovered"
+        assert (await adapter.complete(MESSAGES)).text == "recovered"
     finally:
         await adapter.aclose()
     assert len(emulator.requests) == 2
@@ -174,7 +174,7 @@ async def test_concurrent_requests_overlap(emulator: OpenAIEmulator, chat: OpenA
 
     replies = await asyncio.gather(*(chat.complete(MESSAGES) for _ in range(4)))
 
-    assert replies == [DEFAULT_REPLY] * 4
+    assert [reply.text for reply in replies] == [DEFAULT_REPLY] * 4
     assert emulator.holds.max_in_flight == 4
 
 
@@ -190,7 +190,7 @@ async def test_from_settings_uses_the_configured_endpoint(emulator: OpenAIEmulat
     )
     adapter = OpenAIChat.from_settings(settings)
     try:
-        assert await adapter.complete(MESSAGES) == DEFAULT_REPLY
+        assert (await adapter.complete(MESSAGES)).text == DEFAULT_REPLY
     finally:
         await adapter.aclose()
     [body] = emulator.requests

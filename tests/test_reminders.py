@@ -145,7 +145,11 @@ async def test_the_text_names_service_and_local_time_and_never_says_cancel(runti
     async with session_factory(runtime.clients.engine)() as session:
         message = await session.scalar(select(Message).where(Message.kind == "reminder"))
     assert message is not None and message.to_number == PHONE and message.status == "delivered"
-    assert message.details == {"appointment": "42", "lead_minutes": 24 * 60}
+    assert message.details == {
+        "appointment": "42",
+        "lead_minutes": 24 * 60,
+        "send_before": START.isoformat(),
+    }
 
 
 async def test_a_reply_to_a_reminder_continues_the_conversation(runtime: Runtime) -> None:

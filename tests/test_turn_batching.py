@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from actions.booking_backend import BookingRequest
 from assistant.llm.facts import TurnFacts
-from assistant.llm.port import ChatMessage, Toolbox
+from assistant.llm.port import ChatMessage, Completion, Toolbox
 from assistant.runtime import Runtime, build_services, open_clients
 from assistant.sms.sandbox import SandboxOutbox
 from storage.history import ConversationHistory
@@ -38,10 +38,10 @@ class Receptionist:
 
     async def complete(
         self, messages: list[ChatMessage], facts: TurnFacts | None = None, tools: Toolbox | None = None
-    ) -> str:
+    ) -> Completion:
         said = messages[-1]["content"]
         self.asked[said] = (messages, facts)
-        return f"Thanks for '{said}'."
+        return Completion(f"Thanks for '{said}'.")
 
     async def aclose(self) -> None:
         return None

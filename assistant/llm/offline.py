@@ -24,7 +24,7 @@ from assistant.llm.facts import TurnFacts
 from assistant.llm.faq import FaqIndex
 from assistant.llm.language import language_of
 from assistant.llm.patterns import BARE_NUMBER
-from assistant.llm.port import ChatMessage, Toolbox
+from assistant.llm.port import ChatMessage, Completion, Toolbox
 from assistant.llm.reading import Reader, Reading
 from assistant.llm.when import When
 from storage.clock import system_clock
@@ -85,9 +85,9 @@ class OfflineEngine:
 
     async def complete(
         self, messages: list[ChatMessage], facts: TurnFacts | None = None, tools: Toolbox | None = None
-    ) -> str:
+    ) -> Completion:
         """Answer the last user message."""
-        return self.reply(messages, facts)
+        return Completion(self.reply(messages, facts))
 
     async def aclose(self) -> None:
         """Nothing to release."""

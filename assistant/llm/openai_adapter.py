@@ -12,8 +12,7 @@ from openai.types.chat import ChatCompletion
 
 from assistant.errors import LLMError
 from assistant.llm.facts import TurnFacts
-from assistant.llm.port import ChatMessage, Toolbox, ToolCall
-from assistant.metrics import COST, LLM_TOKENS
+from assistant.llm.port import ChatMessage, Completion, Toolbox, ToolCall
 from assistant.settings import ConfigError, Settings, ToolMode
 from assistant.shaping import printable
 
@@ -76,15 +75,16 @@ class OpenAIChat:
 
     async def complete(
         self, messages: list[ChatMessage], facts: TurnFacts | None = None, tools: Toolbox | None = None
-    ) -> str:
+    ) -> Completion:
         """Ask the model for the next assistant message (the facts are in its system prompt already).
 
         With `tools` (and tool calls on), the model may call them first, for a few rounds; each call's
-        result goes back to it, and its last message is the reply.
+        result goes back to it, and its last message is the reply. The usage is every round's together.
         """
         chat: list[dict[str, Any]] = list(messages)
+        asked: list[ChatCompletion] = []
         if tools is None or not self._offer_tools:
-            return _content(await self._post(chat))
+            return self._completion(await self._post(chat), asked)
         definitions = tools.definitions()
         for _ in range(MAX_TOOL_ROUNDS):
             try:
@@ -95,15 +95,27 @@ class OpenAIChat:
                 # The endpoint doesn't take tools: text tags from now on, for this model.
                 logger.warning("%s does not take tools (%s); using text action tags", self.name, exc)
                 self._offer_tools = False
-                return _content(await self._post(chat))
+                return self._completion(await self._post(chat), asked)
             calls = _tool_calls(completion)
             if not calls:
-                return _content(completion)
+                return self._completion(completion, asked)
+            asked.append(completion)
             chat.append(_assistant_calling(completion, calls))
             for call in calls:
                 chat.append({"role": "tool", "tool_call_id": call.id, "content": await tools.run(call)})
         # Rounds used up: the reply from what the calls returned, with no more calls allowed.
-        return _content(await self._post(chat, definitions, tool_choice="none"))
+        return self._completion(await self._post(chat, definitions, tool_choice="none"), asked)
+
+    def _completion(self, last: ChatCompletion, earlier: list[ChatCompletion]) -> Completion:
+        """The reply in `last`, with the tokens all rounds used (from their `usage`) and what they cost."""
+        text = _content(last)
+        read = written = 0
+        for completion in (*earlier, last):
+            usage = getattr(completion, "usage", None)
+            read += getattr(usage, "prompt_tokens", 0) or 0
+            written += getattr(usage, "completion_tokens", 0) or 0
+        cost = (read * self._prices[0] + written * self._prices[1]) / 1_000_000
+        return Completion(text, prompt_tokens=read, completion_tokens=written, cost=cost)
 
     async def _post(
         self, chat: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None, tool_choice: str = "auto"
@@ -137,16 +149,7 @@ class OpenAIChat:
             raise LLMError(f"LLM error: {type(exc).__name__}") from exc
         except Exception as exc:  # a 200 with a body the SDK can't read (truncated JSON, a wrong shape)
             raise LLMError(f"LLM gave an unreadable answer: {type(exc).__name__}") from exc
-        self._count(completion)
         return completion
-
-    def _count(self, completion: ChatCompletion) -> None:
-        """The tokens the call used and what they cost, from the answer's `usage`."""
-        usage = getattr(completion, "usage", None)
-        read, written = getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0
-        LLM_TOKENS.labels("prompt").inc(read)
-        LLM_TOKENS.labels("completion").inc(written)
-        COST.labels("llm").inc((read * self._prices[0] + written * self._prices[1]) / 1_000_000)
 
     async def aclose(self) -> None:
         """Close the SDK's HTTP connection pool."""

@@ -24,6 +24,16 @@ class ToolCall:
     arguments: str
 
 
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A model's reply and what asking for it used: tokens read and written, and their cost in USD."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+
 class Toolbox(Protocol):
     """The actions a model may call natively in one turn, run through the same guards as text tags."""
 
@@ -43,8 +53,8 @@ class ChatModel(Protocol):
 
     async def complete(
         self, messages: list[ChatMessage], facts: TurnFacts | None = None, tools: Toolbox | None = None
-    ) -> str:
-        """Return the reply text; raise `assistant.errors.LLMError` when no answer can be had.
+    ) -> Completion:
+        """Return the reply (and its usage); raise `assistant.errors.LLMError` when no answer can be had.
 
         `facts` are the turn's facts as data; an LLM reads them in the system prompt instead. `tools`, when
         given, may be offered to a model that calls tools natively; its calls run before the reply is written.

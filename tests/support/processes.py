@@ -214,8 +214,9 @@ class Fleet:
             args += ["--phone", phone]
         return json.loads(self.cli(*args))
 
-    def wait_ready(self, *processes: ProductProcess, timeout: float = 30.0) -> None:
+    def wait_ready(self, *processes: ProductProcess, timeout: float = 90.0) -> None:
         """Wait until each server answers 200 on /readyz and each worker has logged that it started."""
+        # Generous: a process starting on a loaded machine (CI beside other jobs) takes many seconds.
         deadline = time.monotonic() + timeout
         waiting = list(processes)
         with httpx.Client(timeout=2.0) as client:

@@ -1,0 +1,12 @@
+"""The kinds of outbound text, as recorded on each message, and which rules apply to which."""
+
+from __future__ import annotations
+
+OPT_OUT_CONFIRMATION = "opt_out"
+STAFF_ALERT = "staff_alert"  # texts telling staff a conversation (or the service) needs them
+# Texts nobody asked for just now: a spent budget holds them first.
+PROACTIVE = frozenset({"notification", "digest", "reminder"})
+# Never held by a budget: a STOP must be confirmed, and staff must hear that the budget is spent.
+NEVER_HELD = frozenset({OPT_OUT_CONFIRMATION, STAFF_ALERT})
+# Replies that already tell the customer about STOP don't need the first-message disclosure.
+SELF_DISCLOSING = frozenset({OPT_OUT_CONFIRMATION, "opt_in", "help", "opt_out_unclear"})
