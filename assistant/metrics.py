@@ -8,6 +8,7 @@ over the web and worker processes of that machine; without it, only its own proc
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -34,34 +35,76 @@ COST = Counter("sms_cost_usd_total", "What texts (estimated at sending) and LLM 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
-class _Snapshot(Collector):
+@dataclass(frozen=True, slots=True)
+class Snapshot:
     """Values read at scrape time from the shared record (the same whichever process is scraped)."""
 
-    def __init__(self, waiting: int, oldest_seconds: float | None, workers: int | None) -> None:
-        self._values = (waiting, oldest_seconds, workers)
+    waiting: int = 0
+    oldest_seconds: float | None = None
+    workers: int | None = None
+    # (period, what) -> USD spent, what in sms | llm; period -> the budget, for the periods that have one
+    spend: dict[tuple[str, str], float] = field(default_factory=dict)
+    budgets: dict[str, float] = field(default_factory=dict)
+    held: int | None = None  # texts the budget holds back
+    delivery_rate: float | None = None  # over the last 100 texts with a final status
+
+
+class _Snapshot(Collector):
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
 
     def collect(self):  # type: ignore[no-untyped-def]
-        waiting, oldest, workers = self._values
+        now = self._snapshot
         yield GaugeMetricFamily(
-            "sms_queue_waiting_texts", "Customer texts waiting for their turn", value=waiting
+            "sms_queue_waiting_texts", "Customer texts waiting for their turn", value=now.waiting
         )
         yield GaugeMetricFamily(
             "sms_queue_oldest_waiting_seconds",
             "Age of the oldest waiting text (0: none)",
-            value=oldest or 0.0,
+            value=now.oldest_seconds or 0.0,
         )
-        if workers is not None:
+        if now.workers is not None:
             yield GaugeMetricFamily(
-                "sms_workers_alive", "Worker processes with a recent heartbeat", value=workers
+                "sms_workers_alive", "Worker processes with a recent heartbeat", value=now.workers
+            )
+        if now.spend:
+            spend = GaugeMetricFamily(
+                "sms_spend_usd", "Spent in the business's day and month so far", labels=["period", "what"]
+            )
+            for (period, what), usd in sorted(now.spend.items()):
+                spend.add_metric([period, what], usd)
+            yield spend
+        if now.budgets:
+            budget = GaugeMetricFamily("sms_budget_usd", "DAILY_BUDGET and MONTHLY_BUDGET", labels=["period"])
+            share = GaugeMetricFamily(
+                "sms_budget_spent_ratio",
+                "Share of each budget spent (1: proactive texts held)",
+                labels=["period"],
+            )
+            for period, usd in sorted(now.budgets.items()):
+                budget.add_metric([period], usd)
+                spent = sum(value for (spent_in, _), value in now.spend.items() if spent_in == period)
+                share.add_metric([period], spent / usd)
+            yield budget
+            yield share
+        if now.held is not None:
+            yield GaugeMetricFamily(
+                "sms_held_texts", "Texts held back until the budget allows", value=now.held
+            )
+        if now.delivery_rate is not None:
+            yield GaugeMetricFamily(
+                "sms_delivery_rate_recent",
+                "Delivered share of the last 100 texts with a final status",
+                value=now.delivery_rate,
             )
 
 
-def exposition(waiting: int, oldest_seconds: float | None, workers: int | None) -> bytes:
+def exposition(snapshot: Snapshot) -> bytes:
     """The Prometheus text for every process this machine's metrics cover, and the scrape-time values."""
     counted = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         counted = CollectorRegistry()
         MultiProcessCollector(counted)
-    snapshot = CollectorRegistry()
-    snapshot.register(_Snapshot(waiting, oldest_seconds, workers))
-    return generate_latest(counted) + generate_latest(snapshot)
+    snapshots = CollectorRegistry()
+    snapshots.register(_Snapshot(snapshot))
+    return generate_latest(counted) + generate_latest(snapshots)

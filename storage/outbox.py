@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Update, and_, bindparam, insert, or_, select, tuple_, update
+from sqlalchemy import Executable, Update, and_, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.clock import Clock
@@ -197,6 +197,10 @@ class Outbox:
                 .values(status="held", next_attempt_at=None, details=details, updated_at=now)
             )
         message.status, message.details = "held", details
+
+    async def held_count(self) -> int:
+        async with self._engine.connect() as connection:
+            return int(await connection.scalar(select(func.count()).where(Message.status == "held")) or 0)
 
     async def held_kinds(self) -> list[str]:
         """The kinds of text held back now (an index read; usually none)."""

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from storage.tables import Message
 from tests.conftest import RunningApp
 from tests.emulators.twilio import TwilioEmulator
+from tests.test_metrics import value
 
 KEY = "chat-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -109,6 +111,13 @@ async def test_a_spent_daily_budget_holds_a_notification_but_not_a_reply_or_the_
         assert held.kind == "notification" and held.status == "held"
         assert held.details["held"].startswith("held: today's budget of $0.10 is spent")
 
+        scraped = (await app.client.get("/metrics")).text
+        assert value(scraped, "sms_held_texts") == 1
+        assert value(scraped, "sms_budget_usd", period="today") == 0.1
+        assert value(scraped, "sms_budget_spent_ratio", period="today") >= 1
+        assert value(scraped, "sms_spend_usd", period="today", what="sms") == pytest.approx(
+            (await app.runtime.budget.state()).today.spent.sms
+        )
         assert await customer_texts(app, twilio, "do you have yoga classes?")  # replies go on
         assert "unsubscribed" in (await customer_texts(app, twilio, "STOP")).lower()  # and STOP is confirmed
         assert len(await watch_pass(app, twilio, clock)) == 2  # each threshold told once

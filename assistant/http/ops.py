@@ -13,11 +13,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from assistant.metrics import CONTENT_TYPE, exposition
+from assistant.budget import Budget
+from assistant.metrics import CONTENT_TYPE, Snapshot, exposition
 from assistant.runtime import Runtime
 from storage.clock import Clock
+from storage.deliveries import Deliveries
 from storage.heartbeats import Heartbeats
 from storage.messages import MessageLog
+from storage.outbox import Outbox
 
 NO_WORKER = "no worker is running: texts wait until one starts (sms-assistant worker)"
 
@@ -31,13 +34,23 @@ class Ops:
     heartbeats: Heartbeats
     clock: Clock
     token: str | None  # METRICS_TOKEN
+    budget: Budget
+    outbox: Outbox
+    deliveries: Deliveries
 
     @classmethod
     def of(cls, runtime: Runtime) -> Ops:
         clients = runtime.clients
         heartbeats = Heartbeats(clients.redis, clock=clients.clock)
         return cls(
-            clients.engine, runtime.messages, heartbeats, clients.clock, clients.settings.metrics_token
+            clients.engine,
+            runtime.messages,
+            heartbeats,
+            clients.clock,
+            clients.settings.metrics_token,
+            runtime.budget,
+            runtime.outbox,
+            runtime.deliveries,
         )
 
 
@@ -80,13 +93,30 @@ async def metrics(request: Request) -> Response:
     ops: Ops = request.app.state.ops
     if ops.token and not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {ops.token}"):
         return PlainTextResponse("metrics need the bearer token (METRICS_TOKEN)", status_code=401)
-    waiting, oldest, workers = 0, None, None
+    values: dict[str, Any] = {}
     with contextlib.suppress(Exception):  # the counters still report while the database or Redis is away
         waiting, since = await ops.messages.waiting()
-        oldest = (ops.clock() - since).total_seconds() if since else None
+        values |= {
+            "waiting": waiting,
+            "oldest_seconds": (ops.clock() - since).total_seconds() if since else None,
+        }
     with contextlib.suppress(Exception):
-        workers = len(await ops.heartbeats.alive())
-    return Response(exposition(waiting, oldest, workers), media_type=CONTENT_TYPE)
+        values["workers"] = len(await ops.heartbeats.alive())
+    with contextlib.suppress(Exception):
+        state = await ops.budget.state()
+        values["spend"] = {
+            (period, what): getattr(spend.spent, what)
+            for period, spend in (("today", state.today), ("month", state.month))
+            for what in ("sms", "llm")
+        }
+        values["budgets"] = {
+            period: spend.limit
+            for period, spend in (("today", state.today), ("month", state.month))
+            if spend.limit is not None
+        }
+        values["held"] = await ops.outbox.held_count()
+        values["delivery_rate"] = (await ops.deliveries.recent()).rate
+    return Response(exposition(Snapshot(**values)), media_type=CONTENT_TYPE)
 
 
 routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
