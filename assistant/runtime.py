@@ -120,6 +120,7 @@ class Runtime:
     # Out: every text leaves through the sender and its outbox.
     outbox: Outbox
     sender: Sender
+    spend: SpendBook
     budget: Budget
     deliveries: Deliveries
     chat: ChatSide
@@ -311,6 +312,7 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         alerts=alerts,
         outbox=outbox,
         sender=sender,
+        spend=spend,
         budget=budget,
         deliveries=Deliveries(clients.engine),
         chat=_chat_side(clients, consent=consent, messages=messages, renderer=renderer, sender=sender),

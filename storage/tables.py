@@ -75,7 +75,8 @@ class Message(Base):
         Index("ix_messages_phone_id", "phone", "id"),
         Index("ix_messages_turn_state_phone", "turn_state", "phone"),
         Index("ix_messages_status_next_attempt_at", "status", "next_attempt_at"),
-        Index("ix_messages_sent_at", "sent_at"),  # spend and delivery by day
+        Index("ix_messages_sent_at", "sent_at"),  # spend by day
+        Index("ix_messages_created_at", "created_at"),  # the console's overview by day
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -66,7 +66,7 @@ async def test_a_wrong_password_or_name_stays_out(make_settings, start_app) -> N
         assert _location(await app.client.get("/admin/prompts")).startswith("/admin/login")
 
         signed_in = await sign_in(app.client)
-        assert signed_in.status_code == 303 and _location(signed_in) == "/admin/conversations"
+        assert signed_in.status_code == 303 and _location(signed_in) == "/admin/overview"
         assert (await app.client.get("/admin/prompts")).status_code == 200
 
 

@@ -81,14 +81,18 @@ async def _messages_list(settings: Settings, args: argparse.Namespace) -> int:
             {
                 "sid": row.sid,
                 "direction": row.direction,
+                "kind": row.kind,
                 "from": row.from_number,
                 "to": row.to_number,
                 "body": row.body,
                 "status": row.status,
+                "error_code": row.error_code,
                 "segments": row.segments,
                 "price_usd": row.price,  # outbound: an estimate until Twilio reports its price
                 "price_source": row.price_source,
                 "created_at": row.created_at.isoformat(),
+                # Handed to the gateway then (what was never handed over cost nothing).
+                "sent_at": row.sent_at.isoformat() if row.sent_at else None,
             }
             for row in rows
         ]

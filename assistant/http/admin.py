@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.http import admin_conversations, admin_prompts
+from assistant.http import admin_conversations, admin_overview, admin_prompts
 from assistant.http.admin_auth import DEVICE_SECONDS, SESSION_SECONDS, StaffSession
 from assistant.http.admin_console import console_of, open_console, page
 
@@ -147,7 +147,7 @@ def _next_page(raw: str | None) -> str:
     """Only a path inside the console: never an open redirect to another site."""
     if raw and raw.startswith("/admin") and not raw.startswith("/admin/login") and "//" not in raw:
         return raw
-    return "/admin/conversations"
+    return "/admin/overview"
 
 
 async def login_form(
@@ -199,7 +199,7 @@ async def logout(request: Request) -> Response:
 
 async def home(request: Request) -> Response:
     signed_in = await _session(request) is not None
-    return RedirectResponse("/admin/conversations" if signed_in else "/admin/login", status_code=303)
+    return RedirectResponse("/admin/overview" if signed_in else "/admin/login", status_code=303)
 
 
 _pages = Router(
@@ -208,6 +208,7 @@ _pages = Router(
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
+        *admin_overview.routes,
         *admin_prompts.routes,
         *admin_conversations.routes,
     ]

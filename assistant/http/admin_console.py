@@ -18,12 +18,14 @@ from actions.registry import ActionRegistry, outcome
 from assistant.business import Business
 from assistant.conversation import Conversation
 from assistant.http.admin_auth import LoginLimiter, SessionStore, Signer
+from assistant.overview import OverviewReader
 from assistant.runtime import Runtime
 from assistant.sender import Sender
 from assistant.settings import Settings
 from assistant.sms.sandbox import DEFAULT_SENDER
 from assistant.transcript import Transcript
 from prompts.isolated import IsolatedRenderer
+from storage.activity import Activity
 from storage.clock import Clock
 from storage.consent import ConsentBook
 from storage.customers import CustomerDirectory
@@ -60,6 +62,7 @@ class Console:
     limiter: LoginLimiter
     drafts: IsolatedRenderer
     templates: Jinja2Templates
+    overview: OverviewReader
     _signer: Signer | None = None
     _signer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -114,6 +117,15 @@ async def open_console(runtime: Runtime) -> AsyncIterator[Console]:
         limiter=LoginLimiter(runtime.clients.redis),
         drafts=IsolatedRenderer(),
         templates=Jinja2Templates(env=environment),
+        overview=OverviewReader(
+            activity=Activity(runtime.clients.engine),
+            deliveries=runtime.deliveries,
+            spend=runtime.spend,
+            budget=runtime.budget,
+            outbox=runtime.outbox,
+            zone=runtime.clients.business.zone,
+            clock=runtime.clients.clock,
+        ),
     )
     try:
         yield console

@@ -1,4 +1,4 @@
-"""spend and service alerts: LLM calls with their tokens and cost, texts by sending time, topic alerts
+"""spend and service alerts: LLM calls with their tokens and cost, texts by day, topic alerts
 
 Revision ID: 0009
 Revises: 0008
@@ -41,6 +41,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_llm_calls_created_at", "llm_calls", ["created_at"])
     op.create_index("ix_messages_sent_at", "messages", ["sent_at"])
+    op.create_index("ix_messages_created_at", "messages", ["created_at"])
     with op.batch_alter_table("staff_alerts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("topic", sa.String(80), nullable=True))
         batch_op.create_unique_constraint("uq_staff_alerts_topic", ["topic"])
@@ -50,6 +51,7 @@ def downgrade() -> None:
     with op.batch_alter_table("staff_alerts", schema=None) as batch_op:
         batch_op.drop_constraint("uq_staff_alerts_topic", type_="unique")
         batch_op.drop_column("topic")
+    op.drop_index("ix_messages_created_at", table_name="messages")
     op.drop_index("ix_messages_sent_at", table_name="messages")
     op.drop_index("ix_llm_calls_created_at", table_name="llm_calls")
     op.drop_table("llm_calls")
