@@ -314,8 +314,8 @@ async def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(make_set
         await add_staff(app.runtime)
         for asked, landed in (
             ("/admin/optouts", "/admin/optouts"),
-            ("//evil.example/admin", "/admin/conversations"),
-            ("https://evil.example/", "/admin/conversations"),
+            ("//evil.example/admin", "/admin/overview"),
+            ("https://evil.example/", "/admin/overview"),
         ):
             app.client.cookies.clear()
             form = await app.client.get("/admin/login", params={"next": asked})
