@@ -1,10 +1,11 @@
-"""Coalescing concurrent calls into batches: one round trip for many callers (group commit)."""
+"""Coalescing concurrent calls into batches: one round trip for many callers (group commit), and batches
+shaped so that their SQL takes one of a few texts."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -61,3 +62,28 @@ class Coalescer(Generic[Item, Result]):
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
+
+
+# An expanding IN renders one SQL text per list length, and so does a multi-row INSERT per row count. asyncpg
+# prepares every text it is sent and keeps it on its pooled connection (SQLAlchemy's cache: 100 per
+# connection), so batches of every size from 1 to 100 grew a worker by hundreds of statements a round, some
+# 10-25 KiB each, never returned. Lengths that are powers of two keep each statement to a few texts.
+
+
+def padded(values: Iterable[Item]) -> list[Item]:
+    """The values for an IN list, the last repeated up to the next power of two: the same rows match."""
+    listed = list(values)
+    if len(listed) > 1:
+        listed += listed[-1:] * ((1 << (len(listed) - 1).bit_length()) - len(listed))
+    return listed
+
+
+def power_of_two_parts(rows: Sequence[Item]) -> list[Sequence[Item]]:
+    """The rows in order, in parts whose lengths are powers of two (100 rows: 64, 32, 4)."""
+    parts: list[Sequence[Item]] = []
+    start = 0
+    for bit in reversed(range(len(rows).bit_length())):
+        if len(rows) >> bit & 1:
+            parts.append(rows[start : start + (1 << bit)])
+            start += 1 << bit
+    return parts

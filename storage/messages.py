@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from storage.batching import padded, power_of_two_parts
 from storage.clock import Clock
 from storage.consent import OPTED_IN, state_of
 from storage.customers import get_or_create_customer
@@ -301,7 +302,7 @@ class MessageLog:
         found: dict[str, PendingTurn] = {}
         async with self._sessions() as session:
             rows = await session.execute(
-                _pending_statement(self._consent_scope), {"phones": list(set(phones)), "now": self._clock()}
+                _pending_statement(self._consent_scope), {"phones": padded(set(phones)), "now": self._clock()}
             )
             for message, customer, texted, held, consent, first_contact in rows:
                 turn = found.get(message.phone)
@@ -356,7 +357,7 @@ class MessageLog:
         async with self._engine.begin() as connection:
             for state in {closing.state for closing in closings}:
                 ids = [id for closing in closings if closing.state == state for id in closing.inbound_ids]
-                values = {"ids": ids, "state": state, "now": now}
+                values = {"ids": padded(ids), "state": state, "now": now}
                 closed = set((await connection.execute(statements.close, values)).scalars())
                 # A text in two of these turns is handled by the first: the second must not reply to it too.
                 twice = [id for id, count in Counter(ids).items() if count > 1]
@@ -369,17 +370,18 @@ class MessageLog:
                     reply.reply_to_id, reply.status = closing.inbound_ids[0], "submitting"
                     row = _row_values(self._stamped(reply))
                     staged.setdefault(frozenset(row), []).append((reply, row))
-            for rows in staged.values():  # rows of one shape go in one multi-row INSERT
-                result = await connection.execute(statements.stage, [row for _, row in rows])
-                for (reply, _), id in zip(rows, result.scalars(), strict=True):
-                    reply.id = id
+            for shaped in staged.values():  # rows of one shape go in a few multi-row INSERTs
+                for rows in power_of_two_parts(shaped):
+                    result = await connection.execute(statements.stage, [row for _, row in rows])
+                    for (reply, _), id in zip(rows, result.scalars(), strict=True):
+                        reply.id = id
             used = [
                 closing.llm.row(phone=reply.phone, reply_id=reply.id, at=now)
                 for closing in closings
                 if closing.llm is not None and (reply := closing.reply) is not None
             ]
-            if used:
-                await connection.execute(llm_insert(), used)
+            for rows in power_of_two_parts(used):
+                await connection.execute(llm_insert(), rows)
         return [closing.reply for closing in closings]
 
     async def add_outbound(self, message: Message) -> Message:

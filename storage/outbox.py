@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Executable, Update, and_, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.batching import padded
 from storage.clock import Clock
 from storage.consent import OPTED_OUT
 from storage.staff_tables import StaffAlert
@@ -112,8 +113,8 @@ class Outbox:
         left by a process that died), until the outbox would check it with the gateway: later texts go
         after it.
         """
-        phones = sorted({message.phone for message in messages} | {m.to_number for m in messages})
-        claims = [(message.id, message.updated_at) for message in messages]
+        phones = padded(sorted({message.phone for message in messages} | {m.to_number for m in messages}))
+        claims = padded([(message.id, message.updated_at) for message in messages])
         statements = _clearance_statements(self._scope)
         async with self._engine.begin() as connection:
             now = self._clock()
@@ -152,7 +153,7 @@ class Outbox:
         async with self._engine.begin() as connection:
             await connection.execute(_release_waiting_behind(), released)
             await connection.execute(statements.record, recorded)
-            early = (await connection.execute(statements.adopt, {"sids": [s.sid for s in sends]})).all()
+            early = (await connection.execute(statements.adopt, {"sids": padded(s.sid for s in sends)})).all()
             for message_id, statuses in _by_message(early).items():
                 best = max([by_id[message_id].status, *statuses], key=lambda name: STATUS_RANK.get(name, 0))
                 if best != by_id[message_id].status:

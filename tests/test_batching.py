@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from storage.batching import Coalescer
+from storage.batching import Coalescer, padded, power_of_two_parts
 
 
 class Doubler:
@@ -57,3 +57,17 @@ async def test_a_caller_that_gives_up_does_not_cancel_the_others() -> None:
     assert await asyncio.gather(*others) == [4, 6]
     with pytest.raises(asyncio.CancelledError):
         await first
+
+
+def test_an_in_list_is_padded_to_a_power_of_two_with_values_it_already_has() -> None:
+    lengths = {len(padded(range(size))) for size in range(1, 101)}
+    assert lengths == {1, 2, 4, 8, 16, 32, 64, 128}
+    assert padded([]) == [] and padded(["a", "b", "c"]) == ["a", "b", "c", "c"]
+
+
+def test_rows_are_split_into_parts_of_power_of_two_lengths_in_their_order() -> None:
+    rows = list(range(100))
+    parts = power_of_two_parts(rows)
+    assert [len(part) for part in parts] == [64, 32, 4]
+    assert [row for part in parts for row in part] == rows
+    assert power_of_two_parts([]) == [] and power_of_two_parts([7]) == [[7]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -138,3 +139,34 @@ async def test_a_first_contact_begins_the_remembered_window(runtime: Runtime, mo
     ]
     history, _ = model.asked["and again"]
     assert [turn["content"] for turn in history[1:]] == ["hi there", first_reply, "and again"]
+
+
+def _shape(statement: str) -> str:
+    """A statement with its lists of parameters (IN lists, VALUES rows) folded: one shape, many lengths."""
+    shape = re.sub(r"\?|\$\d+(::[\w ]+(\[\])?)?|\b\d+\b", "?", statement)
+    shape = re.sub(r"\?(, \?)+", "?", shape)
+    return re.sub(r"\(\?\)(, \(\?\))+", "(?)", shape)
+
+
+async def test_batches_of_any_size_are_run_with_a_few_statement_texts(runtime: Runtime) -> None:
+    # asyncpg prepares each SQL text once per pooled connection and keeps it: a text per batch size grew a
+    # worker by hundreds of statements a round (an expanding IN, or a multi-row INSERT, per length).
+    texts: dict[str, set[str]] = {}
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        texts.setdefault(_shape(statement), set()).add(statement)
+
+    event.listen(runtime.clients.engine.sync_engine, "before_cursor_execute", seen)
+    worker, sent = runtime.worker(), 0
+    for size in range(1, 33):
+        phones = [phone(sent + index) for index in range(size)]
+        for index, number in enumerate(phones):
+            await runtime.inbound.accept(
+                InboundText(f"SM{sent + index:032d}", number, BUSINESS_NUMBER, "hi", [])
+            )
+        await asyncio.gather(*(worker.answer_phone(number) for number in phones))
+        sent += size
+    assert sum(len(runtime.clients.gateway.sent_to(phone(index))) for index in range(sent)) == sent
+    most = max(texts.values(), key=len)
+    # Lengths 1, 2, 4 ... 32: six texts at most for a statement, whatever the 32 batch sizes.
+    assert len(most) <= 6, f"{len(most)} texts for {_shape(next(iter(most)))[:120]}"

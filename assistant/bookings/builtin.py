@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.booking_backend import Booking, BookingRefused, BookingRequest
 from assistant.business import Business, Service
-from storage.batching import Coalescer
+from storage.batching import Coalescer, padded
 from storage.clock import Clock
 from storage.locks import hold_write_lock
 from storage.tables import Appointment
@@ -180,7 +180,7 @@ class SqlBookingStore:
         query = (
             select(Appointment)
             .where(
-                Appointment.phone.in_({ask.phone for ask in asks}),
+                Appointment.phone.in_(padded({ask.phone for ask in asks})),
                 Appointment.status == BOOKED,
                 Appointment.start_at > min(ask.now for ask in asks),
             )
