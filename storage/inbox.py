@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.notices import APART_KINDS
 from storage.tables import Consent, Customer, Message
 
 
@@ -34,7 +35,13 @@ class Inbox:
         self._scope = scope
 
     async def conversations(self, limit: int = 200) -> list[ConversationSummary]:
-        last = select(Message.phone, func.max(Message.id).label("last_id")).group_by(Message.phone).subquery()
+        # Chat notifications and staff alerts are no customer's conversation: they have their own page.
+        last = (
+            select(Message.phone, func.max(Message.id).label("last_id"))
+            .where(Message.kind.not_in(APART_KINDS))
+            .group_by(Message.phone)
+            .subquery()
+        )
         flagged = func.coalesce(Customer.needs_staff, False)
         query = (
             select(

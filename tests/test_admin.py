@@ -22,6 +22,9 @@ ADMIN_URLS = [
     "/admin/conversations/%2B14155550123",
     "/admin/optouts",
     "/admin/optouts.csv",
+    "/admin/appointments",
+    "/admin/customers",
+    "/admin/notifications",
     "/admin/no-such-page",
 ]
 ATTACKS = [

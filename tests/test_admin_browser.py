@@ -7,19 +7,25 @@ where it can. Screenshots of the editor, a conversation and the simulator are sa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from actions.booking_backend import BookingRequest
 from assistant.app import create_app
+from assistant.bookings.builtin import SqlBookingStore
+from assistant.business import load_business
+from storage.customers import CustomerDirectory
 from storage.database import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.staff import StaffAccounts
@@ -44,17 +50,61 @@ CHROMIUM_FLAGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CUSTOMER = "+14155550123"
+BEN, CARA, BOB = "+14155550124", "+14155550125", "+14155550188"
+CHAT_KEY = "chat-browser-key"
+PHONE_WIDTH, DESKTOP_WIDTH = 390, 1280
+# Every page of the console, signed in; a page added later joins the screenshots by being listed here.
+CONSOLE_PAGES = [
+    "/admin/overview",
+    "/admin/conversations",
+    "/admin/conversations/%2B14155550123",
+    "/admin/conversations/%2B14155550124",
+    "/admin/appointments",
+    "/admin/appointments?show=past",
+    "/admin/appointments?show=cancelled",
+    "/admin/customers",
+    "/admin/customers?q=park",
+    "/admin/notifications",
+    "/admin/prompts",
+    "/admin/prompts/system",
+    "/admin/prompts/help/versions",
+    "/admin/optouts",
+    "/admin/optouts?history=1",
+]
+RAW_UTC = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\bUTC\b|\+00:00")
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """The app on a free loopback port (embedded mode: SQLite, in-process Redis, the sandbox outbox)."""
-    settings = IsolatedSettings(
+    settings = _settings(tmp_path)
+    asyncio.run(_add_staff(settings.database_url))
+    with _serving(settings) as url:
+        yield url
+
+
+@pytest.fixture
+def console_server(tmp_path: Path) -> Iterator[str]:
+    """The app with a business's worth of records in it: customers, appointments, chat users."""
+    settings = _settings(tmp_path, chat_api_key=CHAT_KEY, app_base_url="https://chat.example.com")
+    asyncio.run(_add_staff(settings.database_url))
+    asyncio.run(_seed(settings))
+    with _serving(settings) as url, httpx.Client(base_url=url) as client:
+        _seed_texts(client)
+        yield url
+
+
+def _settings(tmp_path: Path, **more: Any) -> IsolatedSettings:
+    return IsolatedSettings(
         database_url=f"sqlite+aiosqlite:///{tmp_path}/console.db",
         redis_url="memory://",
         burst_window_seconds=0,
+        **more,
     )
-    asyncio.run(_add_staff(settings.database_url))
+
+
+@contextlib.contextmanager
+def _serving(settings: IsolatedSettings) -> Iterator[str]:
     import uvicorn
 
     port = free_port()
@@ -86,11 +136,69 @@ async def _add_staff(database_url: str) -> None:
     await engine.dispose()
 
 
+async def _seed(settings: IsolatedSettings) -> None:
+    """Customers, and appointments booked earlier: one past, one cancelled, one coming (all by staff)."""
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    business = load_business(settings.business_config)
+    await CustomerDirectory(sessions, clock=ManualClock(TEST_NOW)).upsert(
+        [
+            {"phone": CUSTOMER, "name": "Alice Park", "tier": "gold", "timezone": "America/Chicago"},
+            {"phone": BEN, "name": "Ben Ortiz"},
+            {"phone": CARA, "name": "Cara Montgomery-Villanueva", "tier": "founding member"},
+            *({"phone": f"+1415555{2000 + n}", "name": f"Walk-in {n}"} for n in range(6)),
+        ]
+    )
+    earlier = SqlBookingStore(sessions, business, ManualClock(TEST_NOW - timedelta(days=3)))
+    zone = business.zone
+    await earlier.book(BookingRequest(BEN, "Spin", datetime(2026, 11, 22, 9, 0, tzinfo=zone)))
+    kept = await earlier.book(
+        BookingRequest(CARA, "Personal Training", datetime(2026, 11, 27, 9, tzinfo=zone))
+    )
+    await earlier.cancel(phone=CARA, appointment_id=kept.id)
+    await earlier.book(BookingRequest(BEN, "Personal Training", datetime(2026, 11, 26, 7, 0, tzinfo=zone)))
+    await engine.dispose()
+
+
+def _seed_texts(client: httpx.Client) -> None:
+    """Through the service's own doors: a booking by text, a call for staff, a STOP, a chat notification."""
+    for phone, body in ((CUSTOMER, "book yoga tomorrow at 6pm"), (BEN, "AGENT"), (CARA, "STOP")):
+        client.post("/sandbox/messages", json={"from": phone, "body": body}).raise_for_status()
+        _wait_for(client, lambda rows: any(row["direction"] == "outbound" for row in rows), phone=phone)
+    auth = {"Authorization": f"Bearer {CHAT_KEY}"}
+    profile = {"name": "Bob Lee", "phone": BOB, "smsOptIn": True}
+    client.put("/api/users/bob", json=profile, headers=auth).raise_for_status()
+    client.put("/api/users/alice", json={"name": "Alice (chat)"}, headers=auth).raise_for_status()
+    rows = _wait_for(client, lambda rows: bool(rows), phone=BOB)
+    code = re.search(r"\b(\d{6})\b", rows[-1]["body"])[1]  # type: ignore[index]
+    client.post("/api/users/bob/verify", json={"code": code}, headers=auth).raise_for_status()
+    message = {
+        "chatId": "c1",
+        "senderId": "alice",
+        "recipientId": "bob",
+        "body": "Running 10 min late, sorry!",
+    }
+    posted = client.post("/api/messages", json=message, headers=auth)
+    assert posted.json()["notification"]["status"] == "sent", posted.text
+
+
 @pytest.fixture
 def page(server: str) -> Iterator[Any]:
+    with _browser(server) as page:
+        yield page
+
+
+@pytest.fixture
+def console_page(console_server: str) -> Iterator[Any]:
+    with _browser(console_server) as page:
+        yield page
+
+
+@contextlib.contextmanager
+def _browser(base_url: str) -> Iterator[Any]:
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
+        context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.set_default_timeout(30_000)  # generous: a loaded machine is slow, never wrong
         playwright_api.expect.set_options(timeout=30_000)  # assertions wait as long (their default is 5 s)
@@ -167,11 +275,11 @@ def test_take_over_a_conversation_and_reply(server: str, page: Any) -> None:
     assert [row["body"] for row in rows if row["direction"] == "outbound"][-1].startswith("Hi, this is Dana")
 
 
-def _wait_for(client: httpx.Client, done: Any) -> list[dict[str, Any]]:
-    """The sandbox thread for the customer, once `done(rows)` holds."""
+def _wait_for(client: httpx.Client, done: Any, phone: str = CUSTOMER) -> list[dict[str, Any]]:
+    """The sandbox thread for the number, once `done(rows)` holds."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        rows = client.get("/sandbox/messages", params={"phone": CUSTOMER}).json()["messages"]
+        rows = client.get("/sandbox/messages", params={"phone": phone}).json()["messages"]
         if done(rows):
             return rows
         time.sleep(0.1)
@@ -203,3 +311,49 @@ def test_the_simulator_starts_with_examples_and_answers_a_tapped_one(page: Any) 
     page.get_by_label("Message").fill("hello")
     page.get_by_role("button", name="Send").click()
     playwright_api.expect(page.get_by_role("alert")).to_contain_text("'not a number' is not a phone number")
+
+
+def test_every_console_page_fits_a_phone_and_shows_business_times(console_page: Any) -> None:
+    page = console_page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto("/admin/login")
+    _shoot(page, "/admin/login")
+    _sign_in(page, "/admin/prompts/help")
+    page.get_by_label("Template (Jinja2)").fill(
+        "Acme Fitness: reply STOP to opt out. Questions? Call +1 415 555 0100."
+    )
+    page.get_by_role("button", name="Save new version").click()  # so the versions page has a diff to show
+    playwright_api.expect(page.get_by_role("status").first).to_contain_text("Saved as version")
+
+    for path in CONSOLE_PAGES:
+        _shoot(page, path)
+
+    page.set_viewport_size({"width": DESKTOP_WIDTH, "height": 900})
+    page.goto("/admin/appointments")
+    upcoming = page.locator("tbody tr")
+    playwright_api.expect(upcoming).to_have_count(2)
+    playwright_api.expect(upcoming.first).to_contain_text("Wed Nov 25, 6:00 PM PST")
+    playwright_api.expect(upcoming.first).to_contain_text("Alice Park")
+    playwright_api.expect(upcoming.first).to_contain_text("by the assistant")
+    page.get_by_role("link", name="Alice Park").first.click()
+    playwright_api.expect(page.get_by_role("heading", level=1)).to_contain_text("Alice Park")
+    playwright_api.expect(page.locator(".booking")).to_contain_text("Yoga")
+    page.goto("/admin/conversations")
+    playwright_api.expect(page.locator("tbody")).not_to_contain_text(BOB)
+    page.goto("/admin/notifications")
+    playwright_api.expect(page.locator("tbody").first).to_contain_text("Running 10 min late, sorry!")
+
+
+def _shoot(page: Any, path: str) -> None:
+    """Screenshots of a page at desktop and phone widths; at phone width nothing may scroll sideways."""
+    name = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
+    for width in (DESKTOP_WIDTH, PHONE_WIDTH):
+        page.set_viewport_size({"width": width, "height": 900 if width == DESKTOP_WIDTH else 844})
+        response = page.goto(path)
+        assert response is not None and response.status == 200, path
+        text = page.locator("body").inner_text()
+        assert not RAW_UTC.search(text), f"{path} shows a raw UTC time: {RAW_UTC.search(text)[0]}"
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+        if width == PHONE_WIDTH:
+            overflow = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert overflow[0] <= overflow[1], f"{path} scrolls sideways at {width} px: {overflow}"

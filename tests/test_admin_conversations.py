@@ -144,7 +144,7 @@ async def test_the_opt_out_page_and_its_csv(make_settings, start_app) -> None:
         await app.settle()
         await _signed_in(app)
         page = await app.client.get("/admin/optouts")
-        assert "+14155550123" in page.text and "opted_out" in page.text
+        assert "+14155550123" in page.text and "opted out" in page.text
         export = await app.client.get("/admin/optouts.csv?history=1")
         assert export.headers["content-type"].startswith("text/csv")
         assert "attachment" in export.headers["content-disposition"]

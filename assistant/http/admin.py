@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.http import admin_conversations, admin_overview, admin_prompts
+from assistant.http import admin_conversations, admin_overview, admin_prompts, admin_records
 from assistant.http.admin_auth import DEVICE_SECONDS, SESSION_SECONDS, StaffSession
 from assistant.http.admin_console import console_of, open_console, page
 
@@ -211,6 +211,7 @@ _pages = Router(
         *admin_overview.routes,
         *admin_prompts.routes,
         *admin_conversations.routes,
+        *admin_records.routes,
     ]
 )
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from starlette.requests import Request
@@ -26,11 +28,15 @@ from assistant.sms.sandbox import DEFAULT_SENDER
 from assistant.transcript import Transcript
 from prompts.isolated import IsolatedRenderer
 from storage.activity import Activity
+from storage.appointments import AppointmentList
 from storage.clock import Clock
 from storage.consent import ConsentBook
+from storage.consent_report import ConsentReport
+from storage.customer_list import CustomerList
 from storage.customers import CustomerDirectory
 from storage.inbox import Inbox
 from storage.messages import MessageLog
+from storage.notices import NoticeLog
 from storage.prompt_versions import DatabaseTemplateSource, PromptVersions
 from storage.staff import StaffAccounts
 from storage.takeovers import TakeoverBook
@@ -58,6 +64,10 @@ class Console:
     takeovers: TakeoverBook
     inbox: Inbox
     consent: ConsentBook
+    appointments: AppointmentList
+    customer_list: CustomerList
+    notices: NoticeLog
+    consent_report: ConsentReport
     sessions: SessionStore
     limiter: LoginLimiter
     drafts: IsolatedRenderer
@@ -95,7 +105,7 @@ async def open_console(runtime: Runtime) -> AsyncIterator[Console]:
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
     # Staff read every time in the business's zone, and every action's outcome in the CLI's words.
-    environment.filters["local"] = runtime.clients.business.timestamp
+    environment.filters["local"] = readable_time(runtime.clients.business.zone, runtime.clients.clock)
     environment.filters["outcome"] = outcome
     console = Console(
         settings=runtime.clients.settings,
@@ -113,6 +123,10 @@ async def open_console(runtime: Runtime) -> AsyncIterator[Console]:
         takeovers=runtime.takeovers,
         inbox=Inbox(sessions, scope=runtime.clients.settings.consent_scope),
         consent=runtime.consent,
+        appointments=AppointmentList(sessions),
+        customer_list=CustomerList(sessions, scope=runtime.clients.settings.consent_scope),
+        notices=NoticeLog(sessions),
+        consent_report=ConsentReport(sessions),
         sessions=SessionStore(runtime.clients.redis),
         limiter=LoginLimiter(runtime.clients.redis),
         drafts=IsolatedRenderer(),
@@ -131,6 +145,21 @@ async def open_console(runtime: Runtime) -> AsyncIterator[Console]:
         yield console
     finally:
         await console.drafts.aclose()
+
+
+def readable_time(zone: ZoneInfo, clock: Clock) -> Callable[..., str]:
+    """The console's way to write a moment: in the business's zone, 'Tue Nov 24, 11:00 AM PST'."""
+
+    def local(moment: datetime | None, *, seconds: bool = False) -> str:
+        if moment is None:
+            return ""
+        at = moment.astimezone(zone)
+        year = f", {at.year}" if at.year != clock().astimezone(zone).year else ""
+        exact = f":{at:%S}" if seconds else ""
+        meridiem = "AM" if at.hour < 12 else "PM"
+        return f"{at:%a %b} {at.day}{year}, {at.hour % 12 or 12}:{at:%M}{exact} {meridiem} {at:%Z}"
+
+    return local
 
 
 def console_of(request: Request) -> Console:

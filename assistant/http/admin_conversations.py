@@ -12,9 +12,19 @@ from starlette.routing import Route
 from assistant.http.admin_console import Console, console_of, page
 from assistant.segments import count_segments, smart_encode
 from storage.consent import to_csv
+from storage.notices import APART_KINDS
 
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 THREAD_LIMIT = 500
+# How each ledger entry came about, in staff's words.
+SOURCES = {
+    "keyword": "texted a keyword",
+    "phrase": "texted a phrase that means it",
+    "twilio_advanced_opt_out": "Twilio Advanced Opt-Out",
+    "carrier_21610": "the carrier reported an opt-out (error 21610)",
+    "api": "through the API",
+    "staff": "by staff",
+}
 
 
 def _thread_url(phone: str, **query: str) -> str:
@@ -34,10 +44,12 @@ async def thread(request: Request, *, status_code: int = 200, error: str = "", d
     phone = request.path_params["phone"]
     if not E164.fullmatch(phone):
         return page(request, "not_found.html", 404, what="conversation")
-    messages = list(reversed(await console.messages.listing(phone=phone, limit=THREAD_LIMIT)))
+    texts = list(reversed(await console.messages.listing(phone=phone, limit=THREAD_LIMIT)))
     customer = await console.customers.by_phone(phone)
-    if not messages and customer is None:
+    if not texts and customer is None:
         return page(request, "not_found.html", 404, what="conversation")
+    # Chat notifications to this number (and staff alerts) are listed on their own page, not in the thread.
+    messages = [message for message in texts if message.kind not in APART_KINDS]
     notices = {
         "taken": "You have taken over: the assistant stays quiet for this number until you release it.",
         "released": "Released: the assistant answers this number again from the next text.",
@@ -53,6 +65,10 @@ async def thread(request: Request, *, status_code: int = 200, error: str = "", d
         phone=phone,
         customer=customer,
         messages=messages,
+        apart=len(texts) - len(messages),
+        bookings=await console.appointments.for_phone(phone, console.clock()),
+        now=console.clock(),
+        external=bool(console.settings.booking_api_url),
         takeover=await console.takeovers.active(phone),
         consent=await console.consent.cached_state(phone),
         notice=notices.get(request.query_params.get("done", ""), ""),
@@ -131,8 +147,11 @@ async def _send(console: Console, phone: str, text: str, staff: str) -> str:
 
 async def optouts(request: Request) -> Response:
     history = request.query_params.get("history") == "1"
-    rows = await console_of(request).consent.export(history=history)
-    return page(request, "optouts.html", rows=rows, history=history)
+    report = console_of(request).consent_report
+    rows = await (report.entries() if history else report.states())
+    return page(
+        request, "optouts.html", rows=rows, history=history, counts=await report.counts(), sources=SOURCES
+    )
 
 
 async def optouts_csv(request: Request) -> Response:
