@@ -122,6 +122,12 @@ class Settings(BaseSettings):
 
     public_base_url: str | None = Field(None, validation_alias=_env("PUBLIC_BASE_URL", "API_BASE_URL"))
     trusted_proxies: str = Field("127.0.0.1,::1", validation_alias=_env("TRUSTED_PROXIES"))
+    # Webhook requests that fail the signature check, per client address per window, before they get 429
+    # (signed requests are never counted, so Twilio is never refused for rate).
+    webhook_forged_limit: int = Field(20, gt=0, le=100_000, validation_alias=_env("WEBHOOK_FORGED_LIMIT"))
+    webhook_forged_window_seconds: int = Field(
+        60, gt=0, le=24 * 3600, validation_alias=_env("WEBHOOK_FORGED_WINDOW_SECONDS")
+    )
 
     openai_api_key: str | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))

@@ -41,6 +41,7 @@ def test_defaults_are_the_embedded_mode() -> None:
     assert settings.database_url == "sqlite+aiosqlite:///./data/assistant.db"
     assert settings.redis_url == "memory://" and settings.runs_embedded_worker
     assert not settings.twilio_enabled and not settings.llm_enabled
+    assert (settings.webhook_forged_limit, settings.webhook_forged_window_seconds) == (20, 60)
 
 
 def test_seed_names_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,6 +81,9 @@ def test_the_example_env_file_is_valid(tmp_path: Path) -> None:
         ({"SEGMENT_BUDGET": "zero"}, "SEGMENT_BUDGET"),
         ({"BUSINESS_CONFIG": "missing.toml"}, "BUSINESS_CONFIG file not found"),
         ({"TRUSTED_PROXIES": "10.0.0.0/8, my-proxy"}, "'my-proxy' is not an IP address or CIDR range"),
+        ({"WEBHOOK_FORGED_LIMIT": "0"}, "WEBHOOK_FORGED_LIMIT: Input should be greater than 0"),
+        ({"WEBHOOK_FORGED_WINDOW_SECONDS": "a minute"}, "WEBHOOK_FORGED_WINDOW_SECONDS"),
+        ({"WEBHOOK_FORGED_WINDOW_SECONDS": "90000"}, "WEBHOOK_FORGED_WINDOW_SECONDS: Input should be less"),
     ],
 )
 def test_contradictory_configuration_is_one_clear_line(

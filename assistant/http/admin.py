@@ -15,6 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from assistant.http import admin_conversations, admin_overview, admin_prompts, admin_records
 from assistant.http.admin_auth import DEVICE_SECONDS, SESSION_SECONDS, StaffSession
 from assistant.http.admin_console import console_of, open_console, page
+from assistant.http.bodies import read_body, replay
+from assistant.http.proxies import client_address
 
 __all__ = ["open_console", "routes"]
 
@@ -62,12 +64,12 @@ class AdminGate:
             scope.setdefault("state", {}).update(staff=session.user, csrf=session.csrf, session=session.id)
             expected = session.csrf
         if request.method == "POST":
-            body = await _read_body(receive)
+            body = await read_body(receive, MAX_FORM_BYTES)
             if body is None:
                 await HTMLResponse("Form too large.", status_code=413)(scope, receive, send)
                 return
-            form = await Request(scope, _replay(body, receive)).form()
-            receive = _replay(body, receive)  # the page reads the form again
+            form = await Request(scope, replay(body, receive)).form()
+            receive = replay(body, receive)  # the page reads the form again
             token = form.get("csrf_token")
             given = token.encode() if isinstance(token, str) else b""
             if not expected or not hmac.compare_digest(given, expected.encode()):
@@ -89,35 +91,6 @@ async def _session(request: Request) -> StaffSession | None:
     if session is None or not await console.accounts.exists(session.user):
         return None
     return session
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole request body, or None when it is larger than any console form."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_FORM_BYTES:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive channel that hands out the already-read body once, then the client's own messages."""
-    given = False
-
-    async def replay() -> Message:
-        nonlocal given
-        if not given:
-            given = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def _with_security_headers(send: Send) -> Send:
@@ -167,7 +140,7 @@ async def login(request: Request) -> Response:
     form = await request.form()
     username = str(form.get("username", "")).strip()[:64]
     password = str(form.get("password", ""))
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     next_page = str(form.get("next", ""))
     signer = await console.signer()
     device_purpose = f"device:{username.casefold()}"

@@ -51,3 +51,8 @@ def _trusted(host: str, networks: tuple[Network, ...]) -> bool:
 def relayed(request: Request) -> bool:
     """Whether a trusted proxy passed this request on, so its X-Forwarded-Host is the public host."""
     return bool(request.scope.get("state", {}).get("relayed"))
+
+
+def client_address(request: Request) -> str:
+    """The caller's address: the peer's, or behind a trusted proxy the one it forwarded (X-Forwarded-For)."""
+    return request.client.host if request.client else "unknown"

@@ -13,6 +13,9 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from assistant.business import Business
 from assistant.errors import OUTAGES
+from assistant.http.bodies import read_body, replay
+from assistant.http.forgery_limiter import ForgeryLimiter
+from assistant.http.proxies import client_address
 from assistant.http.signature import is_signed
 from assistant.inbound import Inbound
 from assistant.runtime import Runtime
@@ -25,6 +28,9 @@ from storage.messages import InboundText
 log = logging.getLogger(__name__)
 
 MAX_MEDIA = 10
+# Twilio's largest webhook (a 1,600-character text in percent-encoded UTF-8, 10 media URLs, every field) is
+# well under this; a longer body is refused before it is parsed or checked.
+MAX_BODY_BYTES = 64 * 1024
 
 
 EMPTY_TWIML = str(MessagingResponse())  # built once: most answers are this
@@ -39,15 +45,19 @@ class Webhooks:
     inbound: Inbound
     sender: Sender
     renderer: PromptRenderer
+    forgeries: ForgeryLimiter
 
     @classmethod
     def of(cls, runtime: Runtime) -> Webhooks:
+        settings = runtime.clients.settings
+        forgeries = ForgeryLimiter(
+            runtime.clients.redis,
+            clock=runtime.clients.clock,
+            limit=settings.webhook_forged_limit,
+            window_seconds=settings.webhook_forged_window_seconds,
+        )
         return cls(
-            runtime.clients.settings,
-            runtime.clients.business,
-            runtime.inbound,
-            runtime.sender,
-            runtime.renderer,
+            settings, runtime.clients.business, runtime.inbound, runtime.sender, runtime.renderer, forgeries
         )
 
 
@@ -59,25 +69,43 @@ def twiml(response: MessagingResponse | None = None) -> Response:
     return Response(str(response) if response else EMPTY_TWIML, media_type="application/xml")
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def _form(request: Request, body: bytes) -> dict[str, str]:
     """The posted fields. Twilio posts URL-encoded forms, which the standard library parses fastest."""
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
-    return {key: str(value) for key, value in (await request.form()).multi_items()}
+        return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    form = await Request(request.scope, replay(body, request.receive)).form()
+    return {key: str(value) for key, value in form.multi_items()}
 
 
 async def _verified_form(request: Request) -> dict[str, str] | Response:
-    """The webhook's form fields, or the 403 that refuses it."""
+    """The webhook's form fields, or the 403 (413, 429) that refuses it."""
     hooks = _state(request)
     if not hooks.settings.twilio_enabled:
         return PlainTextResponse(
             "Twilio is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN", status_code=403
         )
-    form = await _form(request)
+    body = await read_body(request.receive, MAX_BODY_BYTES)
+    if body is None:
+        return await _refused(request, f"the request body must be at most {MAX_BODY_BYTES} bytes", 413)
+    form = await _form(request, body)
+    # A signed request is never counted nor limited: Twilio's traffic goes through whatever else its
+    # address sends. Only refusals are counted, after the check (a few HMACs over a bounded body, no I/O).
     if not is_signed(request, form, hooks.settings):
-        log.warning("refused a webhook with a bad or missing X-Twilio-Signature at %s", request.url.path)
-        return PlainTextResponse("invalid X-Twilio-Signature", status_code=403)
+        return await _refused(request, "bad or missing X-Twilio-Signature", 403)
     return form
+
+
+async def _refused(request: Request, reason: str, status_code: int) -> Response:
+    """Its own refusal for a request that is not Twilio's, or 429 once its address is over the limit on
+    those (and nothing logged then: a flood would only fill the log)."""
+    wait = await _state(request).forgeries.refuse(client_address(request))
+    if wait:
+        message = (
+            f"too many webhook requests with a bad X-Twilio-Signature from this address; retry in {wait} s"
+        )
+        return PlainTextResponse(message, status_code=429, headers={"Retry-After": str(wait)})
+    log.warning("refused a webhook at %s: %s", request.url.path, reason)
+    return PlainTextResponse(reason, status_code=status_code)
 
 
 # The longest value each column holds; Twilio's SIDs are 34 characters, its addresses far shorter.
