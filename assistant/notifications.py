@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from assistant.quiet_hours import Window, quiet_until
+from assistant.recipient_zone import recipient_zone
 from assistant.settings import Settings
 from storage.chat_tables import ChatUser
 from storage.consent import ConsentBook
@@ -52,7 +54,7 @@ class Limits:
     cooldown: timedelta
     hourly_cap: int
     daily_cap: int
-    quiet_hours: tuple[time, time] | None
+    quiet_hours: Window | None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -62,20 +64,6 @@ class Limits:
             daily_cap=settings.notify_daily_cap,
             quiet_hours=settings.quiet_window,
         )
-
-
-def quiet_until(now: datetime, zone: ZoneInfo, window: tuple[time, time] | None) -> datetime | None:
-    """The local end of the quiet hours `now` falls in (e.g. 09:00 next morning), or None outside them."""
-    if window is None:
-        return None
-    start, end = window
-    local = now.astimezone(zone)
-    clock = local.time().replace(tzinfo=None)
-    inside = start <= clock < end if start < end else (clock >= start or clock < end)
-    if not inside:
-        return None
-    day = local.date() if clock < end else local.date() + timedelta(days=1)
-    return datetime.combine(day, end, tzinfo=zone)
 
 
 def cap_release(sent: Sequence[datetime], now: datetime, window: timedelta, cap: int) -> datetime | None:
@@ -118,7 +106,7 @@ class NotificationPolicy:
             return Decision("skipped", "recipient_online")
         # Quiet hours come before the rate limits: their end is the binding time, and by then a cooldown
         # has long passed. Everything held is re-decided when its time comes, so a later limit still holds.
-        zone = ZoneInfo(user.timezone) if user.timezone else self._default_zone
+        zone = recipient_zone(user.phone, user.timezone, self._default_zone, now)
         if (morning := quiet_until(now, zone, self._limits.quiet_hours)) is not None:
             return Decision("deferred", "quiet_hours", morning)
         sent = await self._sent_times(user_id, now - DAY)

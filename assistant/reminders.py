@@ -1,4 +1,4 @@
-"""Appointment reminders: each lead time's text goes out once, never when cancelled, never to an opt-out."""
+"""Appointment reminders: each lead's text goes once, outside quiet hours, never cancelled or to opt-outs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from actions.booking_backend import Booking, BookingRefused, BookingStore
 from assistant.business import Business
 from assistant.logs import mask_phone
+from assistant.quiet_hours import LONGEST_MOVE_EARLIER, Window, quiet_until, send_time
+from assistant.recipient_zone import recipient_zone
 from assistant.sender import Sender
 from assistant.transcript import Transcript
 from prompts.renderer import PromptRenderer
@@ -80,6 +83,7 @@ class Reminders:
         business: Business,
         sender_number: str,
         clock: Clock,
+        quiet_hours: Window | None,
         leads: Sequence[timedelta] = DEFAULT_LEADS,
     ) -> None:
         if any(lead <= timedelta(0) for lead in leads):
@@ -92,6 +96,7 @@ class Reminders:
         self._business = business
         self._sender_number = sender_number
         self._clock = clock
+        self._quiet_hours = quiet_hours
         self._leads = tuple(sorted(set(leads)))  # shortest first
 
     async def send_due(self) -> int:
@@ -104,17 +109,20 @@ class Reminders:
         except BookingRefused as exc:
             log.warning("reminders: booking backend unavailable (%s); trying again next sweep", exc)
             return 0
+        # A reminder moved to just before the quiet hours its moment falls in is due up to a night early.
+        reach = self._leads[-1] + (LONGEST_MOVE_EARLIER if self._quiet_hours else timedelta(0))
         due = [
             booking
             for booking in bookings
-            if booking.status == "booked" and booking.start > now and booking.start - self._leads[-1] <= now
+            if booking.status == "booked" and booking.start > now and booking.start - reach <= now
         ]
         if not due:
             return 0
         recorded = await self._recorded([reminder_ref(booking) for booking in due])
+        zones = await self._zones({booking.phone for booking in due}, now)
         sent = 0
         for booking in due:
-            plan = self._plan(booking, now, recorded.get(reminder_ref(booking), set()))
+            plan = self._plan(booking, now, recorded.get(reminder_ref(booking), set()), zones[booking.phone])
             if plan is None:
                 continue
             try:
@@ -124,16 +132,26 @@ class Reminders:
                 log.exception("reminder for appointment %s failed; trying again next sweep", booking.id)
         return sent
 
-    def _plan(self, booking: Booking, now: datetime, recorded: set[int]) -> Plan | None:
+    def _send_at(self, booking: Booking, lead: timedelta, zone: ZoneInfo) -> datetime:
+        """When the reminder for `lead` goes: its lead time before the start, moved out of quiet hours."""
+        return send_time(booking.start - lead, booking.start, zone, self._quiet_hours)
+
+    def _plan(self, booking: Booking, now: datetime, recorded: set[int], zone: ZoneInfo) -> Plan | None:
         """Only the shortest due lead is sent, so a late sweep never sends two reminders back to back."""
-        due = [lead for lead in self._leads if booking.start - lead <= now]
+        due = [lead for lead in self._leads if self._send_at(booking, lead, zone) <= now]
         if not due or _minutes(due[0]) in recorded:
             return None
         shortest, longer = due[0], tuple(lead for lead in due[1:] if _minutes(lead) not in recorded)
+        # Its moment: the lead before the start, or earlier when quiet hours moved it so.
+        moment = min(booking.start - shortest, self._send_at(booking, shortest, zone))
         # A backend that doesn't know when it was booked counts it as booked long ago.
-        if booking.created_at is not None and booking.created_at > booking.start - shortest:
+        if booking.created_at is not None and booking.created_at > moment:
             # Booked inside this window: the booking confirmation was the reminder.
             return Plan(booking, None, (shortest, *longer))
+        if quiet_until(now, zone, self._quiet_hours) is not None:
+            # A sweep that came late, into quiet hours: the reminder waits for their end (and is not sent
+            # at all if that is after the start; quiet hours win over a late reminder).
+            return None
         return Plan(booking, shortest, longer)
 
     async def _carry_out(self, plan: Plan, now: datetime) -> int:
@@ -208,6 +226,15 @@ class Reminders:
                 "send_before": booking.start.isoformat(),
             },
         )
+
+    async def _zones(self, phones: set[str], now: datetime) -> dict[str, ZoneInfo]:
+        """Each phone's zone for quiet hours: the customer's own when known, else the number's or ours."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Customer.phone, Customer.timezone).where(Customer.phone.in_(phones))
+            )
+            known = {phone: zone for phone, zone in rows}
+        return {phone: recipient_zone(phone, known.get(phone), self._business.zone, now) for phone in phones}
 
     async def _recorded(self, refs: list[str]) -> dict[str, set[int]]:
         """The lead times already sent or skipped, per appointment reference."""

@@ -280,6 +280,7 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         business=clients.business,
         sender_number=_proactive_sender(settings),
         clock=clock,
+        quiet_hours=settings.quiet_window,
         leads=settings.reminder_lead_times,
     )
     alerts = StaffAlerts(

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from assistant.notifications import cap_release, quiet_until
+from assistant.notifications import cap_release
 from assistant.segments import count_segments
 from assistant.settings import ConfigError, load_settings
 from tests.support.clock import ManualClock as Clock
@@ -235,6 +235,25 @@ async def test_quiet_hours_defer_to_nine_in_the_recipients_zone_and_the_text_goe
         ]
 
 
+async def test_quiet_hours_follow_the_numbers_zone_when_the_user_has_none(
+    clock, chat_settings, start_app
+) -> None:
+    london = "+442079460018"
+    clock.now = datetime(2026, 11, 24, 21, 30, tzinfo=UTC)  # 1:30 PM at the business, 9:30 PM in London
+    async with start_app(chat_settings(), clock=clock) as app:
+        await add_user(app, "alice", "Alice")
+        await add_user(app, "dev", "Dev", phone=london)
+        deferred = await post(app, "alice", "Cheers!", to="dev")
+        assert deferred["notification"] == {
+            "status": "deferred",
+            "reason": "quiet_hours",
+            "sendAt": "2026-11-25T09:00:00+00:00",  # 9:00 AM in London,
+        }
+        clock.now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+        await app.runtime.worker().sweep()
+        assert len(notifications(app, london)) == 1
+
+
 async def test_hourly_and_daily_caps_hold_texts_until_the_window_moves_on(
     clock, chat_settings, start_app
 ) -> None:
@@ -306,24 +325,6 @@ async def test_a_refused_send_is_recorded_as_such(code, status, reason, chat_set
         posted = await post(app, "alice", "hi")
         assert posted["notification"] == {"status": status, "reason": reason}
         assert await app.runtime.consent.is_opted_out(BOB) is (code == 21610)
-
-
-def test_quiet_hours_span_midnight_and_end_at_the_local_morning() -> None:
-    window = (time(21), time(9))
-    assert quiet_until(datetime(2026, 11, 24, 20, 59, tzinfo=NEW_YORK), NEW_YORK, window) is None
-    assert quiet_until(datetime(2026, 11, 24, 21, 0, tzinfo=NEW_YORK), NEW_YORK, window) == datetime(
-        2026, 11, 25, 9, 0, tzinfo=NEW_YORK
-    )
-    assert quiet_until(datetime(2026, 11, 25, 3, 0, tzinfo=NEW_YORK), NEW_YORK, window) == datetime(
-        2026, 11, 25, 9, 0, tzinfo=NEW_YORK
-    )
-    assert quiet_until(datetime(2026, 11, 25, 9, 0, tzinfo=NEW_YORK), NEW_YORK, window) is None
-    # The night the clocks go back: 09:00 is still 09:00 local, now at UTC-5.
-    morning = quiet_until(datetime(2026, 11, 1, 0, 30, tzinfo=NEW_YORK), NEW_YORK, window)
-    assert morning is not None and morning.astimezone(UTC) == datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
-    assert quiet_until(
-        datetime(2026, 11, 24, 13, 30, tzinfo=NEW_YORK), NEW_YORK, (time(13), time(14))
-    ) == datetime(2026, 11, 24, 14, 0, tzinfo=NEW_YORK)
 
 
 def test_a_cap_releases_when_the_oldest_text_leaves_the_window() -> None:

@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
@@ -20,7 +21,7 @@ from assistant.runtime import Runtime, open_runtime
 from assistant.settings import Settings
 from storage.database import session_factory
 from storage.messages import InboundText
-from storage.tables import Appointment, Message, ReminderSend
+from storage.tables import Appointment, Customer, Message, ReminderSend
 from tests.support.clock import ManualClock as Clock
 
 PHONE = "+14155550142"
@@ -77,6 +78,7 @@ async def runtime(make_settings: Callable[..., Settings], clock: Clock) -> Async
 
 
 def reminders(runtime: Runtime, store: Any, clock: Clock, **kwargs: Any) -> Reminders:
+    kwargs.setdefault("quiet_hours", runtime.clients.settings.quiet_window)
     return Reminders(
         bookings=store,
         sessions=session_factory(runtime.clients.engine),
@@ -126,7 +128,7 @@ async def test_each_lead_time_sends_one_reminder_however_often_and_wherever_it_r
 
 
 async def test_workers_racing_on_the_same_reminder_send_it_once(runtime: Runtime) -> None:
-    clock = Clock(START - timedelta(hours=20))
+    clock = Clock(START - timedelta(hours=23))
     store = ListStore()
     store.add(START, booked_at=START - timedelta(days=5))
     workers = [reminders(runtime, store, clock) for _ in range(4)]
@@ -255,6 +257,99 @@ async def test_past_appointments_and_other_leads(runtime: Runtime) -> None:
     clock.set(START - timedelta(minutes=20))
     assert await reminders(runtime, store, clock, leads=[timedelta(minutes=30)]).send_due() == 1
     assert await reminders(runtime, store, clock, leads=()).send_due() == 0
+
+
+NEW_YORK, LOS_ANGELES = ZoneInfo("America/New_York"), ZoneInfo("America/Los_Angeles")
+# Wed Nov 25 2026, 11:30 AM in New York, 8:30 AM in Los Angeles, 4:30 PM in London; a 3 h reminder is
+# planned for 8:30 AM in New York (inside its quiet hours, which end before the start), 5:30 AM in Los
+# Angeles (inside them, and they end after the start) and 1:30 PM in London (outside them).
+EARLY = datetime(2026, 11, 25, 16, 30, tzinfo=UTC)
+THREE_HOURS = [timedelta(hours=3)]
+
+
+async def add_customer(runtime: Runtime, phone: str, timezone: str | None) -> None:
+    async with session_factory(runtime.clients.engine)() as session, session.begin():
+        session.add(Customer(phone=phone, name="Dana", timezone=timezone))
+
+
+@pytest.mark.parametrize(
+    ("phone", "timezone", "goes_at"),
+    [
+        # The customer's own zone wins over the number's (a 415 number, but she lives in New York): the
+        # quiet hours end at 9:00 AM there, still before the start, so it goes then.
+        (PHONE, "America/New_York", datetime(2026, 11, 25, 9, 0, tzinfo=NEW_YORK)),
+        # No zone on file: a London number keeps London's hours, and 1:30 PM there is not quiet.
+        ("+442079460018", None, EARLY - timedelta(hours=3)),
+        # A number with no known zone keeps the business's: 9:00 AM in Los Angeles is after the start, so
+        # it goes just before the quiet hours began, the evening before.
+        ("+447700900123", None, datetime(2026, 11, 24, 20, 50, tzinfo=LOS_ANGELES)),
+    ],
+)
+async def test_a_reminder_in_the_customers_quiet_hours_moves_in_their_zone_and_goes_once(
+    runtime: Runtime, phone: str, timezone: str | None, goes_at: datetime
+) -> None:
+    await add_customer(runtime, phone, timezone)
+    clock = Clock(EARLY - timedelta(days=3))
+    store = ListStore()
+    store.add(EARLY, booked_at=clock.now, phone=phone)
+    one, two = (reminders(runtime, store, clock, leads=THREE_HOURS) for _ in range(2))
+
+    clock.set(goes_at - timedelta(minutes=1))
+    assert await one.send_due() == 0
+    clock.set(goes_at)
+    assert sorted(await asyncio.gather(one.send_due(), two.send_due())) == [0, 1]
+    # Later sweeps, through the planned moment and up to the start, send nothing more.
+    for moment in (goes_at + timedelta(minutes=1), EARLY - timedelta(hours=3), EARLY - timedelta(minutes=1)):
+        clock.set(moment)
+        assert await asyncio.gather(one.send_due(), two.send_due()) == [0, 0]
+    assert len(runtime.clients.gateway.sent_to(phone)) == 1  # type: ignore[attr-defined]
+    rows = await reminder_rows(runtime)
+    assert list(rows) == [180] and rows[180] is not None
+
+
+async def test_a_late_sweep_in_quiet_hours_waits_for_their_end_and_sends_only_the_shortest_lead(
+    runtime: Runtime,
+) -> None:
+    await add_customer(runtime, PHONE, "America/New_York")
+    start = datetime(2026, 11, 25, 10, 0, tzinfo=NEW_YORK)
+    clock = Clock(start - timedelta(days=3))
+    store = ListStore()
+    store.add(start, booked_at=clock.now)
+    sender = reminders(runtime, store, clock)
+    # The worker was down from before the 24 h reminder until 11:00 PM: no text in the night...
+    clock.set(datetime(2026, 11, 24, 23, 0, tzinfo=NEW_YORK))
+    assert await sender.send_due() == 0
+    clock.set(datetime(2026, 11, 25, 8, 59, tzinfo=NEW_YORK))
+    assert await sender.send_due() == 0
+    # ...then at 9:00 AM the 2 h reminder (moved there from 8:00 AM) goes, and the 24 h one never does.
+    clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=NEW_YORK))
+    assert await sender.send_due() == 1
+    assert await sender.send_due() == 0
+    assert len(texts(runtime)) == 1
+    rows = await reminder_rows(runtime)
+    assert rows[24 * 60] is None and rows[120] is not None
+
+
+async def test_quiet_hours_off_leaves_reminders_at_their_lead_times(runtime: Runtime) -> None:
+    await add_customer(runtime, PHONE, "America/New_York")
+    clock = Clock(EARLY - timedelta(hours=3))  # 8:30 AM in New York
+    store = ListStore()
+    store.add(EARLY, booked_at=EARLY - timedelta(days=5))
+    assert await reminders(runtime, store, clock, leads=THREE_HOURS, quiet_hours=None).send_due() == 1
+
+
+async def test_booked_after_the_moment_a_reminder_was_moved_to_needs_none(runtime: Runtime) -> None:
+    # Booked at 10:00 PM for 8:30 AM: the 2 h reminder would have moved to 8:50 PM, before the booking.
+    start = datetime(2026, 11, 25, 8, 30, tzinfo=LOS_ANGELES)
+    clock = Clock(datetime(2026, 11, 24, 22, 0, tzinfo=LOS_ANGELES))
+    store = ListStore()
+    store.add(start, booked_at=clock.now)
+    sender = reminders(runtime, store, clock)
+    for moment in (clock.now, start - timedelta(hours=2), start - timedelta(minutes=1)):
+        clock.set(moment)
+        assert await sender.send_due() == 0
+    assert texts(runtime) == []
+    assert await reminder_rows(runtime) == {24 * 60: None, 120: None}
 
 
 async def add_appointment(

@@ -35,6 +35,7 @@ from assistant.http.chat_schemas import (
 )
 from assistant.notifier import IdempotencyConflict, Notifier, NotifierBusy, Posted
 from assistant.phones import to_e164
+from assistant.recipient_zone import recipient_zone
 from assistant.runtime import Runtime
 from assistant.settings import Settings
 from assistant.verification import PhoneVerifier, UserBusy
@@ -178,7 +179,12 @@ async def _notification_out(state: ChatApi, decision: NotificationDecision) -> d
     out = NotificationOut.model_validate({"status": decision.status, "reason": decision.reason})
     if decision.send_at is not None:
         user = await state.chat_users.get(decision.user_id)
-        zone = ZoneInfo(user.timezone) if user is not None and user.timezone else state.business.zone
+        # Said in the zone the policy kept quiet hours in, so a deferral reads "09:00" where they are.
+        zone = (
+            recipient_zone(user.phone, user.timezone, state.business.zone, decision.send_at)
+            if user is not None
+            else state.business.zone
+        )
         out.send_at = _iso(decision.send_at, zone)
     return out.model_dump(by_alias=True, exclude_none=True)
 
