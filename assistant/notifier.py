@@ -219,7 +219,8 @@ class Notifier:
             text=text,
             kind="notification" if len(messages) == 1 else "digest",
             sender=self._sender_number,
-            details={"chat_user": user.external_id, "chat_messages": len(messages)},
+            details={"chat_user": user.external_id, "chat_messages": len(messages)}
+            | ({"timezone": user.timezone} if user.timezone else {}),
         )
 
     async def _display_name(self, user_id: str) -> str:

@@ -126,7 +126,7 @@ class Reminders:
             if plan is None:
                 continue
             try:
-                sent += await self._carry_out(plan, now)
+                sent += await self._carry_out(plan, now, zones[booking.phone])
             except Exception:
                 # One bad appointment (a template error, a backend hiccup) must not hold up everyone else's.
                 log.exception("reminder for appointment %s failed; trying again next sweep", booking.id)
@@ -154,7 +154,7 @@ class Reminders:
             return None
         return Plan(booking, shortest, longer)
 
-    async def _carry_out(self, plan: Plan, now: datetime) -> int:
+    async def _carry_out(self, plan: Plan, now: datetime, zone: ZoneInfo) -> int:
         """Record the plan and its text in one transaction, then send; the unique row makes it once."""
         booking, ref = plan.booking, reminder_ref(plan.booking)
         message: Message | None = None
@@ -166,7 +166,7 @@ class Reminders:
                 return 0
             if current.status != "booked" or current.start != booking.start:
                 return 0
-            message = await self._prepare(current, plan.send, now)
+            message = await self._prepare(current, plan.send, now, zone)
         try:
             async with self._sessions() as session, session.begin():
                 # The first statement writes, so SQLite takes the write lock up front (no stale-read upgrade).
@@ -198,8 +198,9 @@ class Reminders:
         )
         return 1
 
-    async def _prepare(self, booking: Booking, lead: timedelta, now: datetime) -> Message:
-        """The reminder text, shaped like every outbound text, to the appointment's own phone."""
+    async def _prepare(self, booking: Booking, lead: timedelta, now: datetime, zone: ZoneInfo) -> Message:
+        """The reminder text, shaped like every outbound text, to the appointment's own phone (`zone` is
+        theirs, for quiet hours should the text go later than planned)."""
         values: dict[str, Any] = {
             "business": self._business.template_values(),
             "appointment": {
@@ -224,6 +225,7 @@ class Reminders:
                 "appointment": booking.id,
                 "lead_minutes": _minutes(lead),
                 "send_before": booking.start.isoformat(),
+                "timezone": zone.key,
             },
         )
 

@@ -244,6 +244,8 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         retries=RetryPolicy(window_seconds=settings.send_retry_window_seconds),
         prices=SmsPrices(settings.sms_segment_price, clients.business.sms_prices),
         budget=budget,
+        quiet_hours=settings.quiet_window,
+        zone=clients.business.zone,
         clock=clock,
     )
 

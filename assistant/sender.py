@@ -8,15 +8,18 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from assistant.budget import Budget
 from assistant.errors import RecipientOptedOut, SmsError
 from assistant.logs import mask_phone
 from assistant.metrics import COST, DELIVERY_ERRORS, OUTBOUND
 from assistant.pricing import SmsPrices
+from assistant.quiet_hours import Window, quiet_until
+from assistant.recipient_zone import recipient_zone
 from assistant.shaping import shape_reply
 from assistant.sms.port import OutgoingSms, SmsGateway
-from assistant.text_kinds import OPT_OUT_CONFIRMATION, SELF_DISCLOSING, STAFF_ALERT
+from assistant.text_kinds import OPT_OUT_CONFIRMATION, PROACTIVE, SELF_DISCLOSING, STAFF_ALERT
 from prompts.renderer import PromptRenderer
 from storage.batching import Coalescer
 from storage.clock import Clock
@@ -41,7 +44,8 @@ class Delivery:
     # sent: the gateway took it; suppressed: the number opted out; failed: refused or unreachable;
     # taken: another caller claimed it first (recovery, or a retried turn), so this one did nothing.
     # queued: not sent yet, it goes later by itself (a retry, or behind an earlier text to the number).
-    # held: the budget is spent; it goes by itself once the budget allows.
+    # held: the budget is spent, or (a proactive text) it is quiet hours where the recipient is; it goes
+    # by itself once allowed.
     outcome: Literal["sent", "suppressed", "failed", "taken", "queued", "held"]
     sid: str | None = None
     error_code: int | None = None
@@ -99,10 +103,15 @@ class Sender:
         retries: RetryPolicy,
         prices: SmsPrices,
         budget: Budget,
+        quiet_hours: Window | None,
+        zone: ZoneInfo,
         clock: Clock,
     ) -> None:
         self._messages = messages
         self._budget = budget
+        # Proactive texts keep quiet hours even when they go later than planned; `zone` is the business's.
+        self._quiet_hours = quiet_hours
+        self._zone = zone
         self._outbox = outbox
         self._gateway = gateway
         self._consent = consent
@@ -186,10 +195,18 @@ class Sender:
             await self._outbox.hold(message, reason=hold)
             log.info("held a %s text to %s: the budget is spent", message.kind, mask_phone(message.to_number))
             return Delivery("held", reason=hold)
+        if message.kind in PROACTIVE and (until := self._quiet_until(message)) is not None:
+            # Planned outside quiet hours, but going now: released by the budget at midnight, or retried.
+            if (before := message.details.get("send_before")) and datetime.fromisoformat(before) <= until:
+                await self._outbox.canceled(message, reason="it could only go after its moment")
+                return Delivery("failed", reason="its moment passes in the recipient's quiet hours")
+            reason = "held: quiet hours where the recipient is"
+            await self._outbox.hold(message, reason=reason, until=until)
+            return Delivery("held", reason=reason)
         if clearance.behind is not None and not clearance.opted_out:
             # Texts to one number go in order: this one waits for the earlier one. (The opt-out confirmation
             # never waits: whatever is before it will be suppressed.)
-            await self._outbox.wait_behind(message, clearance.behind)
+            await self._outbox.put_back(message, clearance.behind)
             return Delivery("queued", reason="an earlier text to this number is waiting to be retried")
         try:
             sent = await self._gateway.send(OutgoingSms(to=message.to_number, body=message.body))
@@ -201,6 +218,12 @@ class Sender:
             OUTBOUND.labels(message.kind, sent.status).inc()
         COST.labels("sms").inc(message.price or 0.0)
         return Delivery("sent", sid=sent.sid)
+
+    def _quiet_until(self, message: Message) -> datetime | None:
+        """When quiet hours end for this text's recipient, if they are in them now."""
+        now = self._clock()
+        zone = recipient_zone(message.to_number, message.details.get("timezone"), self._zone, now)
+        return quiet_until(now, zone, self._quiet_hours)
 
     async def _not_sent(self, message: Message, error: SmsError) -> Delivery:
         """Retry what may go later, within the retry window; record the rest and tell staff why."""
@@ -252,11 +275,12 @@ class Sender:
         return sent
 
     async def _release_held(self) -> None:
-        """Held texts the budget allows now are due again; one whose moment has passed is dropped."""
+        """Held texts the budget (and quiet hours) allow now are due again; one whose moment has passed
+        is dropped."""
         kinds = [kind for kind in await self._outbox.held_kinds() if not await self._budget.hold_reason(kind)]
         if kinds:
             released, dropped = await self._outbox.release_held(kinds)
-            log.info("the budget allows %d held text(s) now; %d were too late and dropped", released, dropped)
+            log.info("released %d held text(s); %d could only go too late: dropped", released, dropped)
 
     async def _check_then_send(self, message: Message) -> Delivery:
         """A hand-over whose fate is unknown: if the gateway has the text, record it; else send it."""

@@ -21,7 +21,19 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Update, and_, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Update,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.batching import padded
@@ -177,8 +189,9 @@ class Outbox:
             )
         message.details, message.next_attempt_at = details, at
 
-    async def wait_behind(self, message: Message, at: datetime) -> None:
-        """Hold a claimed text until an earlier one to the same number has gone (order per number)."""
+    async def put_back(self, message: Message, at: datetime) -> None:
+        """A claimed text goes back to wait until `at`: for an earlier one to the same number to go (order
+        per number), or for quiet hours to end where the recipient is. Not an attempt."""
         async with self._engine.begin() as connection:
             await connection.execute(
                 update(Message)
@@ -186,8 +199,9 @@ class Outbox:
                 .values(status="pending", next_attempt_at=at, updated_at=self._clock())
             )
 
-    async def hold(self, message: Message, *, reason: str) -> None:
-        """Keep a claimed text back until the budget allows it (`release_held`); later ones need not wait."""
+    async def hold(self, message: Message, *, reason: str, until: datetime | None = None) -> None:
+        """Keep a claimed text back until the budget allows it, and `until` (quiet hours) has come; see
+        `release_held`. Later texts to the number need not wait for it, nor does the text count as tried."""
         now = self._clock()
         details = {**message.details, "held": reason}
         async with self._engine.begin() as connection:
@@ -195,17 +209,17 @@ class Outbox:
             await connection.execute(
                 update(Message)
                 .where(Message.id == message.id)
-                .values(status="held", next_attempt_at=None, details=details, updated_at=now)
+                .values(status="held", next_attempt_at=until, details=details, updated_at=now)
             )
-        message.status, message.details = "held", details
+        message.status, message.details, message.next_attempt_at = "held", details, until
 
     async def held_count(self) -> int:
         async with self._engine.connect() as connection:
             return int(await connection.scalar(select(func.count()).where(Message.status == "held")) or 0)
 
     async def held_kinds(self) -> list[str]:
-        """The kinds of text held back now (an index read; usually none)."""
-        query = select(Message.kind).where(Message.status == "held").distinct()
+        """The kinds of text held back whose `until` has come (an index read; usually none)."""
+        query = select(Message.kind).where(*_held_now(self._clock())).distinct()
         async with self._engine.connect() as connection:
             return list((await connection.execute(query)).scalars())
 
@@ -213,7 +227,7 @@ class Outbox:
         """Held texts of these kinds are due now; one that had to go before a moment now past (a reminder
         for an appointment that has begun) is canceled instead. Returns (released, canceled)."""
         now = self._clock()
-        held = (Message.status == "held", Message.kind.in_(kinds))
+        held = (*_held_now(now), Message.kind.in_(kinds))
         async with self._engine.begin() as connection:
             rows = (await connection.execute(select(Message.id, Message.details).where(*held))).all()
             late = [id for id, details in rows if _past(details.get("send_before"), now)]
@@ -227,6 +241,10 @@ class Outbox:
                 update(Message).where(*held).values(status="pending", next_attempt_at=now, updated_at=now)
             )
         return released.rowcount, len(late)
+
+    async def canceled(self, message: Message, *, reason: str) -> None:
+        """A text that won't go because its moment has passed (a reminder that could only go late)."""
+        await self._finish(message, status="canceled", details={"canceled": reason})
 
     async def suppressed(self, message: Message, *, reason: str) -> None:
         await self._finish(message, status="suppressed", details={"suppressed": reason})
@@ -367,6 +385,11 @@ class Outbox:
             values["error_code"] = error_code
         # A conditional UPDATE is atomic, so two racing callbacks can't move the status backwards.
         return update(Message).where(Message.id == message_id, Message.status.in_(lower)).values(**values)
+
+
+def _held_now(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Held texts that only the budget keeps back now (quiet hours, if any, are over)."""
+    return Message.status == "held", or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now)
 
 
 def _past(moment: str | None, now: datetime) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -126,6 +126,30 @@ async def test_a_spent_daily_budget_holds_a_notification_but_not_a_reply_or_the_
         await app.runtime.sender.deliver_due()
         texts = texts_to(twilio, BOB)
     assert len(texts) == texts_to_bob + 1 and "Are we still on for tonight?" in texts[-1]
+
+
+async def test_what_the_budget_held_overnight_waits_for_the_end_of_quiet_hours(
+    twilio_settings, start_app, twilio, clock
+) -> None:
+    async with start_app(budget_settings(twilio_settings, daily_budget=0.02)) as app:
+        await add_bob(app, twilio)  # his code: $0.01
+        await customer_texts(app, twilio, "question number 1")  # $0.01: today's budget is spent
+        clock.advance(seconds=10)
+        texts_to_bob = len(texts_to(twilio, BOB))
+        await message_bob(app, "See you tomorrow at 10?")
+        await app.settle()
+        assert (await rows(app, BOB))[-1].status == "held"
+
+        clock.set(datetime(2026, 11, 25, 8, 5, tzinfo=UTC))  # 00:05 in Los Angeles: a new budget day
+        await app.runtime.sender.deliver_due()
+        held = (await rows(app, BOB))[-1]
+        assert len(texts_to(twilio, BOB)) == texts_to_bob  # not texted at midnight
+        assert held.status == "held" and held.details["held"] == "held: quiet hours where the recipient is"
+
+        clock.set(datetime(2026, 11, 25, 17, 1, tzinfo=UTC))  # 09:01 in Los Angeles, where +1 415 is
+        await app.runtime.sender.deliver_due()
+        texts = texts_to(twilio, BOB)
+    assert len(texts) == texts_to_bob + 1 and "See you tomorrow at 10?" in texts[-1]
 
 
 async def test_with_a_hard_stop_a_reply_waits_too_and_says_so(

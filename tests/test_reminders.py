@@ -151,6 +151,7 @@ async def test_the_text_names_service_and_local_time_and_never_says_cancel(runti
         "appointment": "42",
         "lead_minutes": 24 * 60,
         "send_before": START.isoformat(),
+        "timezone": "America/Los_Angeles",  # the zone quiet hours are kept in, should it go later
     }
 
 
