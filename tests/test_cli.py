@@ -69,8 +69,20 @@ def test_simulate_prints_a_reply_and_messages_list_shows_it(tmp_path: Path) -> N
     assert [row["direction"] for row in rows] == ["outbound", "inbound"]
     assert rows[1]["body"] == "how much is yoga?" and rows[1]["from"] == "+14155550199"
     assert rows[0]["status"] == "delivered" and rows[0]["segments"] == 1
-    fields = {"sid", "direction", "from", "to", "body", "status", "segments", "created_at"}
-    assert set(rows[0]) == fields | {"price_usd", "price_source"}
+    fields = {
+        "sid",
+        "direction",
+        "kind",
+        "from",
+        "to",
+        "body",
+        "status",
+        "error_code",
+        "segments",
+        "created_at",
+    }
+    assert set(rows[0]) == fields | {"price_usd", "price_source", "sent_at"}
+    assert rows[0]["kind"] == "reply" and rows[0]["error_code"] is None and rows[0]["sent_at"]
     assert rows[0]["price_usd"] == 0.0083 and rows[0]["price_source"] == "estimate"  # the reply, newest first
 
 
