@@ -13,6 +13,7 @@ from assistant.budget import Budget
 from assistant.errors import RecipientOptedOut, SmsError
 from assistant.logs import mask_phone
 from assistant.metrics import COST, DELIVERY_ERRORS, OUTBOUND
+from assistant.pacing import SendPacing
 from assistant.pricing import SmsPrices
 from assistant.shaping import shape_reply
 from assistant.sms.port import OutgoingSms, SmsGateway
@@ -32,6 +33,9 @@ CLOCK_SLACK = timedelta(minutes=2)
 
 CARRIER_OPTED_OUT = 21610
 SEND_BATCH = 100  # sends whose checks (and whose results) one round trip carries
+PACED = "no send slot free: the sender is at its rate"
+# An outbox pass waits for free send slots for proactive texts this long at most; the rest wait for the next.
+PACED_PASS_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,7 @@ class Delivery:
     sid: str | None = None
     error_code: int | None = None
     reason: str = ""
+    at: datetime | None = None  # queued: when it is tried again
 
     @property
     def sent(self) -> bool:
@@ -100,8 +105,10 @@ class Sender:
         prices: SmsPrices,
         budget: Budget,
         clock: Clock,
+        pacing: SendPacing | None = None,
     ) -> None:
         self._messages = messages
+        self._pacing = pacing  # None: unpaced (the sandbox outbox)
         self._budget = budget
         self._outbox = outbox
         self._gateway = gateway
@@ -168,6 +175,22 @@ class Sender:
         return await asyncio.shield(self._hand_over(message))
 
     async def _hand_over(self, message: Message) -> Delivery:
+        # Pacing comes before the clearance, so the consent check and the stamp stay the last thing before
+        # the gateway however long a reply waits for its slot (SendPacing keeps the claim fresh meanwhile).
+        # A slot spent on a text then suppressed or held is lost: the rate is undershot, never exceeded.
+        if self._pacing is not None:
+            turn = await self._pacing.turn(message)
+            if turn.later is not None:
+                # Not a failed attempt: pending again, no attempt counted, so no retry window drops it.
+                await self._outbox.wait_behind(message, turn.later)
+                return Delivery("queued", reason=PACED, at=turn.later)
+            if not turn.go:
+                log.warning(
+                    "a %s text to %s was taken over while it waited for its send slot",
+                    message.kind,
+                    mask_phone(message.to_number),
+                )
+                return Delivery("taken")
         clearance = await self._clearances.submit(message)
         if not clearance.held:
             log.warning(
@@ -239,6 +262,8 @@ class Sender:
         await self._release_held()
         sent = 0
         waiting: set[str] = set()  # numbers with an earlier text still waiting: later ones keep their turn
+        loop = asyncio.get_running_loop()
+        paced_until = loop.time() + PACED_PASS_SECONDS
         for message in await self._outbox.due():
             if message.phone in waiting:
                 continue
@@ -246,6 +271,14 @@ class Sender:
                 delivery = await self.deliver(message)
             else:
                 delivery = await asyncio.shield(self._check_then_send(message))
+            # A proactive text found no free slot: wait for the moment one frees and try it again, so a
+            # backlog drains at the sender's rate (a reply may take that slot first; then wait again).
+            while delivery.reason == PACED and delivery.at is not None and loop.time() < paced_until:
+                wait = (delivery.at - self._clock()).total_seconds()
+                await asyncio.sleep(min(max(wait, 0.0), paced_until - loop.time()))
+                previous, delivery = delivery.at, await self.deliver(message)
+                if delivery.at == previous:
+                    break  # the slot it waited for is still not free by our clock: leave it for the next pass
             sent += delivery.sent
             if delivery.outcome in ("queued", "taken"):
                 waiting.add(message.phone)

@@ -177,8 +177,14 @@ class Outbox:
             )
         message.details, message.next_attempt_at = details, at
 
+    @property
+    def stale_seconds(self) -> float:
+        """How long a claimed text may stay quiet before the outbox checks it with the gateway."""
+        return self._stale.total_seconds()
+
     async def wait_behind(self, message: Message, at: datetime) -> None:
-        """Hold a claimed text until an earlier one to the same number has gone (order per number)."""
+        """Put a claimed text back `pending` until `at`, no attempt counted: an earlier text to the same
+        number has to go first (order per number), or the sender has no send slot free until then."""
         async with self._engine.begin() as connection:
             await connection.execute(
                 update(Message)
