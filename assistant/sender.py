@@ -175,11 +175,13 @@ class Sender:
         return await asyncio.shield(self._hand_over(message))
 
     async def _hand_over(self, message: Message) -> Delivery:
-        # Pacing comes before the clearance, so the consent check and the stamp stay the last thing before
-        # the gateway however long a reply waits for its slot (SendPacing keeps the claim fresh meanwhile).
+        # Pacing comes before the clearance, so the consent check and the fence's stamp stay the last thing
+        # before the gateway however long a reply waits for its slot (SendPacing keeps the claim fresh
+        # meanwhile); only the checks' short allowance separates them from the send.
         # A slot spent on a text then suppressed or held is lost: the rate is undershot, never exceeded.
-        if self._pacing is not None:
-            turn = await self._pacing.turn(message)
+        pacing = self._pacing
+        turn = await pacing.turn(message) if pacing is not None else None
+        if turn is not None:
             if turn.later is not None:
                 # Not a failed attempt: pending again, no attempt counted, so no retry window drops it.
                 await self._outbox.wait_behind(message, turn.later)
@@ -214,6 +216,9 @@ class Sender:
             # never waits: whatever is before it will be suppressed.)
             await self._outbox.wait_behind(message, clearance.behind)
             return Delivery("queued", reason="an earlier text to this number is waiting to be retried")
+        if pacing is not None and turn is not None and turn.at is not None:
+            # On the slot plus the checks' allowance: under a second after the stamp (inside stale_seconds).
+            await pacing.hand_over_at(turn.at)
         try:
             sent = await self._gateway.send(OutgoingSms(to=message.to_number, body=message.body))
         except SmsError as exc:

@@ -119,11 +119,12 @@ async def test_a_reply_behind_50_notifications_goes_within_one_token_interval(
     rate = 20.0  # a 50 ms token interval: the backlog takes 2.5 s, the reply must not wait for it
     settings = twilio_settings(send_rate_per_second=rate)
     async with open_runtime(settings, clock=system_clock) as runtime:
-        # Notified as the notifier does: each handed over at once; those without a free slot wait pending.
-        for index in range(50):
-            await runtime.sender.deliver(
-                await _staged(runtime, f"+1415666{index:04d}", f"Notice {index}", "notification")
-            )
+        # Notified together, as the notifier does: each handed over at once; those without a free slot (all
+        # but the first) wait pending.
+        staged = [
+            await _staged(runtime, f"+1415666{i:04d}", f"Notice {i}", "notification") for i in range(50)
+        ]
+        await asyncio.gather(*(runtime.sender.deliver(message) for message in staged))
         backlog = asyncio.create_task(runtime.sender.deliver_due())
         await eventually(lambda: _count(twilio), until=lambda sent: sent >= 5, what="the backlog to start")
         reply = await _staged(runtime, "+14155550123", "Yes, we open at 9.", "reply")
