@@ -8,10 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from assistant.runtime import Runtime, open_runtime
+from assistant.pacing import SendPacing
+from assistant.runtime import RATE_HEADROOM, Runtime, open_runtime
 from assistant.sender import PACED
 from assistant.settings import ConfigError, load_settings
 from storage.clock import system_clock
+from storage.outbox import Outbox
 from storage.pacing import Pacer
 from storage.redis import connect_redis
 from storage.tables import Message
@@ -99,7 +101,7 @@ async def test_proactive_texts_without_a_free_slot_wait_pending_and_all_go_once(
         assert {delivery.reason for delivery in outcomes[1:]} == {PACED}
         waiting = [await runtime.messages.get(message.id) for message in staged[1:]]
         assert {(m.status, m.attempts, m.next_attempt_at) for m in waiting} == {
-            ("pending", 0, TEST_NOW + timedelta(seconds=0.1))
+            ("pending", 0, TEST_NOW + timedelta(seconds=0.1 / (1 - RATE_HEADROOM)))
         }
         assert await runtime.sender.deliver_due() == 0  # not due before a slot frees
         passes = 0
@@ -147,3 +149,27 @@ async def test_a_reply_behind_50_notifications_goes_within_one_token_interval(
 
 async def _count(twilio) -> int:
     return len(twilio.messages)
+
+
+async def test_a_long_wait_for_a_slot_keeps_the_claim_fresh_so_the_outbox_never_takes_it_over(
+    make_settings,
+) -> None:
+    async with open_runtime(make_settings(), clock=system_clock) as runtime:
+        # An outbox that takes a claim quiet for 0.3 s for a crashed hand-over; the slot is 1 s away.
+        outbox = Outbox(runtime.clients.engine, clock=system_clock, consent_scope="sms", stale_seconds=0.3)
+        pacer = Pacer(runtime.clients.redis, sender=SENDER, rate=1, clock=system_clock)
+        pacing = SendPacing(pacer, outbox, clock=system_clock)
+        reply = await _staged(runtime, "+14155550123", "On its way.", "reply")
+        assert await outbox.claim(reply)
+        await pacer.reserve(1)  # the slot before it is taken
+        waiting = asyncio.create_task(pacing.turn(reply))
+        seen: list[int] = []
+
+        async def watched() -> bool:
+            seen.extend(message.id for message in await outbox.due())
+            return waiting.done()
+
+        await eventually(watched, until=bool, timeout=10, what="the reply's slot")
+        turn = await waiting
+    assert turn.go and turn.at is not None
+    assert reply.id not in seen
