@@ -57,6 +57,8 @@ def paced_replies(
             burst_window_seconds=0,
             turn_lease_seconds=90,
             SEND_RATE_PER_SECOND=str(rate),
+            # Each worker takes at most its share of the turns, so both send and the limit is truly shared.
+            WORKER_CONCURRENCY=str(-(-texts // workers)),
         )
         fleet = stack.enter_context(Fleet(env, workdir))
         web = fleet.serve("web")
