@@ -44,6 +44,7 @@ bench: $(STAMP)
 	rm -f $(BENCH_JSON)
 	$(BIN)/python -m bench.webhook_throughput --json $(BENCH_JSON)
 	$(BIN)/python -m bench.turns --json $(BENCH_JSON)
+	$(BIN)/python -m bench.pacing --json $(BENCH_JSON)
 	$(BIN)/python -m bench.report $(BENCH_JSON)
 
 clean:

@@ -32,6 +32,7 @@ from assistant.llm.port import ChatModel
 from assistant.notification_texts import NotificationTexts
 from assistant.notifications import Limits, NotificationPolicy
 from assistant.notifier import Notifier
+from assistant.pacing import SendPacing
 from assistant.pricing import SmsPrices
 from assistant.reminders import Reminders
 from assistant.sender import RetryPolicy, Sender
@@ -56,6 +57,7 @@ from storage.heartbeats import Heartbeats
 from storage.history import ConversationHistory
 from storage.messages import MessageLog
 from storage.outbox import Outbox
+from storage.pacing import Pacer
 from storage.parked import ParkedTexts
 from storage.presence import Presence
 from storage.prompt_versions import DatabaseTemplateSource, PromptVersions
@@ -65,6 +67,8 @@ from storage.spend import SpendBook
 from storage.staff_alerts import StaffAlertBook
 from storage.takeovers import TakeoverBook
 from storage.turn_queue import STREAM, TurnQueue
+
+RATE_HEADROOM = 0.03  # the share of the sender's rate left unused (see _pacing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +251,7 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         quiet_hours=settings.quiet_window,
         zone=clients.business.zone,
         clock=clock,
+        pacing=_pacing(clients, outbox),
     )
 
     customers = CustomerDirectory(sessions, clock=clock)
@@ -363,6 +368,22 @@ def _chat_side(
     )
     digests = Digests(chat=log, notifier=notifier, clock=clock)
     return ChatSide(users, log, presence, notifier, verifier, digests)
+
+
+def _pacing(clients: Clients, outbox: Outbox) -> SendPacing | None:
+    """The sender's rate, shared through Redis by every process; the sandbox outbox is not a carrier."""
+    settings = clients.settings
+    if isinstance(clients.gateway, SandboxOutbox) or not settings.send_rate:
+        return None
+    # One key per sender: the gateway sends every text from the Messaging Service when one is set (it
+    # wins), else from the number.
+    sender = settings.twilio_messaging_service_sid or settings.twilio_phone_number or DEFAULT_SENDER
+    # A little under the sender's rate: texts leave within a few ms of their slots, with the odd 20 ms
+    # hiccup (a GC pause, a busy event loop), and that must not put one text more into any second than the
+    # carrier allows. 3 % leaves 30 ms per second whatever the rate.
+    rate = settings.send_rate * (1 - RATE_HEADROOM)
+    pacer = Pacer(clients.redis, sender=sender, rate=rate, clock=clients.clock)
+    return SendPacing(pacer, outbox, clock=clients.clock)
 
 
 def _proactive_sender(settings: Settings) -> str:

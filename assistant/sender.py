@@ -14,6 +14,7 @@ from assistant.budget import Budget
 from assistant.errors import RecipientOptedOut, SmsError
 from assistant.logs import mask_phone
 from assistant.metrics import COST, DELIVERY_ERRORS, OUTBOUND
+from assistant.pacing import SendPacing
 from assistant.pricing import SmsPrices
 from assistant.quiet_hours import Window, quiet_until
 from assistant.recipient_zone import recipient_zone
@@ -35,6 +36,9 @@ CLOCK_SLACK = timedelta(minutes=2)
 
 CARRIER_OPTED_OUT = 21610
 SEND_BATCH = 100  # sends whose checks (and whose results) one round trip carries
+PACED = "no send slot free: the sender is at its rate"
+# An outbox pass waits for free send slots for proactive texts this long at most; the rest wait for the next.
+PACED_PASS_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,7 @@ class Delivery:
     sid: str | None = None
     error_code: int | None = None
     reason: str = ""
+    at: datetime | None = None  # queued: when it is tried again
 
     @property
     def sent(self) -> bool:
@@ -106,8 +111,10 @@ class Sender:
         quiet_hours: Window | None,
         zone: ZoneInfo,
         clock: Clock,
+        pacing: SendPacing | None = None,
     ) -> None:
         self._messages = messages
+        self._pacing = pacing  # None: unpaced (the sandbox outbox)
         self._budget = budget
         # Proactive texts keep quiet hours even when they go later than planned; `zone` is the business's.
         self._quiet_hours = quiet_hours
@@ -177,6 +184,24 @@ class Sender:
         return await asyncio.shield(self._hand_over(message))
 
     async def _hand_over(self, message: Message) -> Delivery:
+        # Pacing comes before the clearance, so the consent check and the fence's stamp stay the last thing
+        # before the gateway however long a reply waits for its slot (SendPacing keeps the claim fresh
+        # meanwhile); only the checks' short allowance separates them from the send.
+        # A slot spent on a text then suppressed or held is lost: the rate is undershot, never exceeded.
+        pacing = self._pacing
+        turn = await pacing.turn(message) if pacing is not None else None
+        if turn is not None:
+            if turn.later is not None:
+                # Not a failed attempt: pending again, no attempt counted, so no retry window drops it.
+                await self._outbox.put_back(message, turn.later)
+                return Delivery("queued", reason=PACED, at=turn.later)
+            if not turn.go:
+                log.warning(
+                    "a %s text to %s was taken over while it waited for its send slot",
+                    message.kind,
+                    mask_phone(message.to_number),
+                )
+                return Delivery("taken")
         clearance = await self._clearances.submit(message)
         if not clearance.held:
             log.warning(
@@ -208,6 +233,9 @@ class Sender:
             # never waits: whatever is before it will be suppressed.)
             await self._outbox.put_back(message, clearance.behind)
             return Delivery("queued", reason="an earlier text to this number is waiting to be retried")
+        if pacing is not None and turn is not None and turn.at is not None:
+            # On the slot plus the checks' allowance: under a second after the stamp (inside stale_seconds).
+            await pacing.hand_over_at(turn.at)
         try:
             sent = await self._gateway.send(OutgoingSms(to=message.to_number, body=message.body))
         except SmsError as exc:
@@ -262,6 +290,8 @@ class Sender:
         await self._release_held()
         sent = 0
         waiting: set[str] = set()  # numbers with an earlier text still waiting: later ones keep their turn
+        loop = asyncio.get_running_loop()
+        paced_until = loop.time() + PACED_PASS_SECONDS
         for message in await self._outbox.due():
             if message.phone in waiting:
                 continue
@@ -269,6 +299,14 @@ class Sender:
                 delivery = await self.deliver(message)
             else:
                 delivery = await asyncio.shield(self._check_then_send(message))
+            # A proactive text found no free slot: wait for the moment one frees and try it again, so a
+            # backlog drains at the sender's rate (a reply may take that slot first; then wait again).
+            while delivery.reason == PACED and delivery.at is not None and loop.time() < paced_until:
+                wait = (delivery.at - self._clock()).total_seconds()
+                await asyncio.sleep(min(max(wait, 0.0), paced_until - loop.time()))
+                previous, delivery = delivery.at, await self.deliver(message)
+                if delivery.at == previous:
+                    break  # the slot it waited for is still not free by our clock: leave it for the next pass
             sent += delivery.sent
             if delivery.outcome in ("queued", "taken"):
                 waiting.add(message.phone)

@@ -21,6 +21,8 @@ LEAD_PART = re.compile(r"(\d+)\s*([dhm])")
 LEAD_UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 ENV_FILE = ".env"
+# Segments per second a sender of each type may send (Twilio's defaults for US senders).
+SENDER_RATES = {"long_code": 1.0, "toll_free": 3.0, "short_code": 100.0}
 ToolMode = Literal["auto", "on", "off"]  # LLM_TOOLS
 
 
@@ -118,6 +120,13 @@ class Settings(BaseSettings):
     # How long a text Twilio refused for now (429, 503, no connection) keeps being retried, from staging.
     send_retry_window_seconds: float = Field(
         3600.0, ge=0, le=7 * 24 * 3600, validation_alias=_env("SEND_RETRY_WINDOW_SECONDS")
+    )
+    # Carriers filter senders that burst: the sender's rate in segments per second comes from its type,
+    # unless SEND_RATE_PER_SECOND says otherwise (a rate Twilio granted); 0 sends unpaced (tests on a
+    # clock that stands still, or when Twilio's own queue is enough).
+    sender_type: str = Field("long_code", validation_alias=_env("SENDER_TYPE"))
+    send_rate_per_second: float | None = Field(
+        None, ge=0, le=10_000, validation_alias=_env("SEND_RATE_PER_SECOND")
     )
 
     public_base_url: str | None = Field(None, validation_alias=_env("PUBLIC_BASE_URL", "API_BASE_URL"))
@@ -225,6 +234,14 @@ class Settings(BaseSettings):
         parse_quiet_hours(value)
         return value
 
+    @field_validator("sender_type")
+    @classmethod
+    def _known_sender_type(cls, value: str) -> str:
+        name = value.strip().lower().replace("-", "_")
+        if name not in SENDER_RATES:
+            raise ValueError(f"must be one of {', '.join(SENDER_RATES)} (got {value!r})")
+        return name
+
     @field_validator("log_level")
     @classmethod
     def _known_log_level(cls, value: str) -> str:
@@ -282,6 +299,13 @@ class Settings(BaseSettings):
         if self.business_config and not self.business_config.is_file():
             raise ValueError(f"BUSINESS_CONFIG file not found: {self.business_config}")
         return self
+
+    @property
+    def send_rate(self) -> float:
+        """Segments per second the sender may send: SEND_RATE_PER_SECOND, else its type's; 0: unpaced."""
+        if self.send_rate_per_second is not None:
+            return self.send_rate_per_second
+        return SENDER_RATES[self.sender_type]
 
     @property
     def staff_alert_recipients(self) -> tuple[str, ...]:

@@ -6,6 +6,9 @@ OPT_OUT_CONFIRMATION = "opt_out"
 STAFF_ALERT = "staff_alert"  # texts telling staff a conversation (or the service) needs them
 # Texts nobody asked for just now: a spent budget holds them first.
 PROACTIVE = frozenset({"notification", "digest", "reminder"})
+# Texts that only take a send slot free right now (storage/pacing.py): replies, keyword confirmations and
+# verification codes reserve the next one, so a backlog of these never delays someone waiting for an answer.
+TAKES_FREE_SLOTS = PROACTIVE | {STAFF_ALERT}
 # Never held by a budget: a STOP must be confirmed, and staff must hear that the budget is spent.
 NEVER_HELD = frozenset({OPT_OUT_CONFIRMATION, STAFF_ALERT})
 # Replies that already tell the customer about STOP don't need the first-message disclosure.

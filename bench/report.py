@@ -53,6 +53,18 @@ TARGETS: list[Target] = [
         "≤ 10 s",
     ),
     (
+        "pacing, 2 workers at 2/s, 60 texts: most in any 1 s window",
+        ["pacing", "max_in_any_second"],
+        lambda value: value <= 2,
+        "≤ 2",
+    ),
+    (
+        "pacing, 2 workers at 2/s, 60 texts: seconds they take",
+        ["pacing", "total_seconds"],
+        lambda value: abs(value - 30) <= 1.5,
+        "30 s ± 5 %",
+    ),
+    (
         "worker memory growth over the whole turn run",
         ["turns", "cpu", "worker_memory_growth"],
         lambda value: abs(value) <= 0.10,

@@ -189,9 +189,14 @@ class Outbox:
             )
         message.details, message.next_attempt_at = details, at
 
+    @property
+    def stale_seconds(self) -> float:
+        """How long a claimed text may stay quiet before the outbox checks it with the gateway."""
+        return self._stale.total_seconds()
+
     async def put_back(self, message: Message, at: datetime) -> None:
-        """A claimed text goes back to wait until `at`: for an earlier one to the same number to go (order
-        per number), or for quiet hours to end where the recipient is. Not an attempt."""
+        """Put a claimed text back `pending` until `at`, no attempt counted: an earlier text to the same
+        number has to go first (order per number), or the sender has no send slot free until then."""
         async with self._engine.begin() as connection:
             await connection.execute(
                 update(Message)

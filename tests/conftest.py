@@ -163,6 +163,9 @@ def twilio_settings(
             "llm_model": "test-model",
             "llm_timeout_seconds": 5.0,
             "llm_max_retries": 0,
+            # Unpaced: on the test clock, which stands still, a proactive text would never find a free
+            # send slot after the first. Pacing has its own tests (test_pacing.py) on a moving clock.
+            "send_rate_per_second": 0,
         }
         values.update(overrides)
         return make_settings(**values)

@@ -6,6 +6,7 @@ import base64
 import binascii
 import secrets
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,6 +77,8 @@ class TwilioEmulator:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.messages: list[dict[str, Any]] = []
+        # When each of `messages` was created (time.monotonic()): date_created has whole seconds only.
+        self.created: list[float] = []
         # Every authenticated create request's form fields, accepted or not, in arrival order.
         self.requests: list[dict[str, str]] = []
         # Answers wait as these say, after the message is created (like a slow network on the way back).
@@ -111,6 +114,7 @@ class TwilioEmulator:
         """Forget messages, requests and scripted behaviour."""
         with self._lock:
             self.messages.clear()
+            self.created.clear()
             self.requests.clear()
             self._failures.clear()
             self._rejections.clear()
@@ -165,6 +169,7 @@ class TwilioEmulator:
         resource = self._message_resource(to, body, sender, service)
         with self._lock:
             self.messages.append(resource)
+            self.created.append(time.monotonic())
         await self.holds.wait()
         return JSONResponse(resource, status_code=201)
 

@@ -64,6 +64,8 @@ def product_env(
         "LLM_MAX_RETRIES": "0",
         "BURST_WINDOW_SECONDS": str(burst_window_seconds),
         "TURN_LEASE_SECONDS": str(turn_lease_seconds),
+        # Paced, but far above a long code's 1/s, so multi-process tests aren't slowed (bench.pacing sets 2).
+        "SEND_RATE_PER_SECOND": "1000",
     }
     env.update(extra)
     return env
