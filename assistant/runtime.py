@@ -35,6 +35,7 @@ from assistant.notifier import Notifier
 from assistant.pacing import SendPacing
 from assistant.pricing import SmsPrices
 from assistant.reminders import Reminders
+from assistant.send_rules import SendRules
 from assistant.sender import RetryPolicy, Sender
 from assistant.settings import Settings
 from assistant.sms.port import SmsGateway
@@ -247,9 +248,7 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         segment_budget=settings.segment_budget,
         retries=RetryPolicy(window_seconds=settings.send_retry_window_seconds),
         prices=SmsPrices(settings.sms_segment_price, clients.business.sms_prices),
-        budget=budget,
-        quiet_hours=settings.quiet_window,
-        zone=clients.business.zone,
+        rules=SendRules(budget, quiet_hours=settings.quiet_window, zone=clients.business.zone, clock=clock),
         clock=clock,
         pacing=_pacing(clients, outbox),
     )

@@ -8,19 +8,16 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
-from assistant.budget import Budget
 from assistant.errors import RecipientOptedOut, SmsError
 from assistant.logs import mask_phone
 from assistant.metrics import COST, DELIVERY_ERRORS, OUTBOUND
 from assistant.pacing import SendPacing
 from assistant.pricing import SmsPrices
-from assistant.quiet_hours import Window, quiet_until
-from assistant.recipient_zone import recipient_zone
+from assistant.send_rules import SendRules
 from assistant.shaping import shape_reply
 from assistant.sms.port import OutgoingSms, SmsGateway
-from assistant.text_kinds import OPT_OUT_CONFIRMATION, PROACTIVE, SELF_DISCLOSING, STAFF_ALERT
+from assistant.text_kinds import OPT_OUT_CONFIRMATION, SELF_DISCLOSING, STAFF_ALERT
 from prompts.renderer import PromptRenderer
 from storage.batching import Coalescer
 from storage.clock import Clock
@@ -107,18 +104,13 @@ class Sender:
         segment_budget: int,
         retries: RetryPolicy,
         prices: SmsPrices,
-        budget: Budget,
-        quiet_hours: Window | None,
-        zone: ZoneInfo,
+        rules: SendRules,
         clock: Clock,
         pacing: SendPacing | None = None,
     ) -> None:
         self._messages = messages
         self._pacing = pacing  # None: unpaced (the sandbox outbox)
-        self._budget = budget
-        # Proactive texts keep quiet hours even when they go later than planned; `zone` is the business's.
-        self._quiet_hours = quiet_hours
-        self._zone = zone
+        self._rules = rules  # the budget, and quiet hours for proactive texts
         self._outbox = outbox
         self._gateway = gateway
         self._consent = consent
@@ -216,18 +208,13 @@ class Sender:
             OUTBOUND.labels(message.kind, "suppressed").inc()
             log.info("suppressed a %s text to opted-out %s", message.kind, mask_phone(message.to_number))
             return Delivery("suppressed", reason="recipient opted out")
-        if hold := await self._budget.hold_reason(message.kind):
-            await self._outbox.hold(message, reason=hold)
-            log.info("held a %s text to %s: the budget is spent", message.kind, mask_phone(message.to_number))
-            return Delivery("held", reason=hold)
-        if message.kind in PROACTIVE and (until := self._quiet_until(message)) is not None:
-            # Planned outside quiet hours, but going now: released by the budget at midnight, or retried.
-            if (before := message.details.get("send_before")) and datetime.fromisoformat(before) <= until:
-                await self._outbox.canceled(message, reason="it could only go after its moment")
-                return Delivery("failed", reason="its moment passes in the recipient's quiet hours")
-            reason = "held: quiet hours where the recipient is"
-            await self._outbox.hold(message, reason=reason, until=until)
-            return Delivery("held", reason=reason)
+        if (hold := await self._rules.hold(message)) is not None:
+            if hold.drop:
+                await self._outbox.canceled(message, reason=hold.reason)
+                return Delivery("failed", reason=hold.reason)
+            await self._outbox.hold(message, reason=hold.reason, until=hold.until)
+            log.info("a %s text to %s is %s", message.kind, mask_phone(message.to_number), hold.reason)
+            return Delivery("held", reason=hold.reason)
         if clearance.behind is not None and not clearance.opted_out:
             # Texts to one number go in order: this one waits for the earlier one. (The opt-out confirmation
             # never waits: whatever is before it will be suppressed.)
@@ -246,12 +233,6 @@ class Sender:
             OUTBOUND.labels(message.kind, sent.status).inc()
         COST.labels("sms").inc(message.price or 0.0)
         return Delivery("sent", sid=sent.sid)
-
-    def _quiet_until(self, message: Message) -> datetime | None:
-        """When quiet hours end for this text's recipient, if they are in them now."""
-        now = self._clock()
-        zone = recipient_zone(message.to_number, message.details.get("timezone"), self._zone, now)
-        return quiet_until(now, zone, self._quiet_hours)
 
     async def _not_sent(self, message: Message, error: SmsError) -> Delivery:
         """Retry what may go later, within the retry window; record the rest and tell staff why."""
@@ -315,7 +296,7 @@ class Sender:
     async def _release_held(self) -> None:
         """Held texts the budget (and quiet hours) allow now are due again; one whose moment has passed
         is dropped."""
-        kinds = [kind for kind in await self._outbox.held_kinds() if not await self._budget.hold_reason(kind)]
+        kinds = [kind for kind in await self._outbox.held_kinds() if await self._rules.budget_allows(kind)]
         if kinds:
             released, dropped = await self._outbox.release_held(kinds)
             log.info("released %d held text(s); %d could only go too late: dropped", released, dropped)
