@@ -49,6 +49,11 @@ class PeriodSpend:
         return self.spent.total / self.limit if self.limit else None
 
     @property
+    def named(self) -> str:
+        """The period as staff read it: "today's" or "this month's" (budget)."""
+        return "today's" if self.period == "daily" else "this month's"
+
+    @property
     def level(self) -> Level:
         share = self.share
         if share is None or share < WARN_AT:
@@ -79,8 +84,7 @@ class BudgetState:
         spent = self.exceeded
         if spent is None or kind in NEVER_HELD or (kind not in PROACTIVE and not self.hard_stop):
             return None
-        which = "today's" if spent.period == "daily" else "this month's"
-        return f"held: {which} budget of ${spent.limit:.2f} is spent (${spent.spent.total:.2f})"
+        return f"held: {spent.named} budget of ${spent.limit:.2f} is spent (${spent.spent.total:.2f})"
 
 
 class Budget:
@@ -110,8 +114,8 @@ class Budget:
         if self._state is not None and now - self._state.at < self._ttl:
             return self._state
         today = now.astimezone(self._zone).date()
-        day_start = self._midnight(today)
-        spent_today = await self._book.spent(day_start, self._midnight(today + timedelta(days=1)))
+        tomorrow = today + timedelta(days=1)
+        spent_today = await self._book.spent(midnight(today, self._zone), midnight(tomorrow, self._zone))
         month_first = today.replace(day=1)
         self._state = BudgetState(
             at=now,
@@ -140,10 +144,14 @@ class Budget:
                 return spend
         first = today.replace(day=1)
         spend = (
-            await self._book.spent(self._midnight(first), self._midnight(today)) if first < today else Spend()
+            await self._book.spent(midnight(first, self._zone), midnight(today, self._zone))
+            if first < today
+            else Spend()
         )
         self._earlier = (today, now, spend)
         return spend
 
-    def _midnight(self, day: date) -> datetime:
-        return datetime.combine(day, time(0), tzinfo=self._zone)
+
+def midnight(day: date, zone: ZoneInfo) -> datetime:
+    """Where a business day begins (its budget's day, the overview's day)."""
+    return datetime.combine(day, time(0), tzinfo=zone)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from assistant.budget import Budget, BudgetState
+from assistant.budget import Budget, BudgetState, midnight
 from assistant.delivery_errors import ErrorHelp, explain
 from storage.activity import Activity
 from storage.clock import Clock
@@ -43,7 +43,6 @@ class Overview:
     """Everything the overview page shows; `days` oldest first, today last."""
 
     days: list[Day]
-    week: Day  # the 7 days together
     budget: BudgetState
     recent: DeliveryRate  # the last 100 texts with a final status
     errors: list[ErrorCount]  # over the 7 days, most frequent first
@@ -53,6 +52,19 @@ class Overview:
     @property
     def today(self) -> Day:
         return self.days[-1]
+
+    # The 7 days together: their days' figures added up, not counted again.
+    @property
+    def week_inbound(self) -> int:
+        return sum(day.inbound for day in self.days)
+
+    @property
+    def week_outbound(self) -> int:
+        return sum(day.outbound for day in self.days)
+
+    @property
+    def week_bookings(self) -> Counter[str]:
+        return sum((day.bookings for day in self.days), Counter())
 
 
 class OverviewReader:
@@ -80,11 +92,10 @@ class OverviewReader:
     async def read(self) -> Overview:
         today = self._clock().astimezone(self._zone).date()
         days = [await self._day(today - timedelta(days=back)) for back in range(DAYS - 1, -1, -1)]
-        start, end = self._midnight(days[0].day), self._midnight(today + timedelta(days=1))
+        start, end = midnight(days[0].day, self._zone), midnight(today + timedelta(days=1), self._zone)
         errors = await self._deliveries.errors(start, end)
         return Overview(
             days=days,
-            week=await self._period(today, start, end),
             budget=await self._budget.state(),
             recent=await self._deliveries.recent(),
             errors=[ErrorCount(explain(code), texts) for code, texts in errors],
@@ -93,9 +104,7 @@ class OverviewReader:
         )
 
     async def _day(self, day: date) -> Day:
-        return await self._period(day, self._midnight(day), self._midnight(day + timedelta(days=1)))
-
-    async def _period(self, day: date, start: datetime, end: datetime) -> Day:
+        start, end = midnight(day, self._zone), midnight(day + timedelta(days=1), self._zone)
         texts = await self._activity.texts(start, end)
         return Day(
             day=day,
@@ -106,6 +115,3 @@ class OverviewReader:
             bookings=await self._activity.bookings(start, end),
             llm=await self._spend.llm_stats(start, end),
         )
-
-    def _midnight(self, day: date) -> datetime:
-        return datetime.combine(day, time(0), tzinfo=self._zone)

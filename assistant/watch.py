@@ -48,7 +48,7 @@ class ServiceWatch:
         share = period.share
         if share is None or share < WARN_AT:
             return
-        which = "today's" if period.period == "daily" else "this month's"
+        which = period.named
         spent = f"${period.spent.total:.2f} of ${period.limit:.2f}"
         if share >= 1:
             held = "notifications, digests and reminders are held"
