@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +26,19 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 200
 
 
+class Parked(enum.Enum):
+    """A text that must wait for its number's parked texts to be recorded first."""
+
+    FIRST = "first"
+
+
+PARKED_FIRST = Parked.FIRST
+
+
+def _created(result: tuple[int, bool] | Parked) -> bool:
+    return result is not PARKED_FIRST and result[1]
+
+
 class Inbound:
     """Records a text (once per MessageSid), applies its opt-out or opt-in at once, and queues its turn."""
 
@@ -41,11 +55,10 @@ class Inbound:
         self._parked = parked
         self._consent = consent
         self._keywords = keywords
-        # Concurrent webhooks share their round trips: one INSERT and one Redis pipeline per batch.
-        self._recorded = Coalescer(messages.add_inbounds, max_batch=MAX_BATCH)
         self._queue = queue
-        self._queued = Coalescer(self._enqueue, max_batch=MAX_BATCH)
-        self._parked_waiting = Coalescer(self._any_parked, max_batch=MAX_BATCH)
+        # Concurrent webhooks share their round trips: per batch, one Redis look for parked texts, one
+        # INSERT, one Redis call to queue the turns.
+        self._recorded = Coalescer(self._record_many, max_batch=MAX_BATCH)
 
     async def accept(self, text: InboundText) -> tuple[int, bool]:
         """The recorded text's id and whether it is new. STOP has taken effect by the time this returns.
@@ -53,23 +66,43 @@ class Inbound:
         The opt-out commits in the same transaction as the text, so Twilio's 200 (and any chat notification
         asked for a moment later) comes after it; the worker still sends the one confirmation.
         """
-        if await self._parked_waiting.submit(text.from_number):
+        if await self._consent_event(text) is None:  # nearly every text: batched with whatever else arrives
+            recorded = await self._recorded.submit(text)
+            if recorded is not PARKED_FIRST:
+                return recorded
+            parked_first = True
+        else:
+            parked_first = await self._any_parked([text.from_number]) == [True]
+        if parked_first:
             # Texts this number sent during an outage come first, so its conversation stays in order.
             await self._parked.record(self._record, phone=text.from_number)
         return await self._record(text)
 
-    async def _record(self, text: InboundText) -> tuple[int, bool]:
+    async def _consent_event(self, text: InboundText) -> ConsentEvent | None:
         async def opted_out() -> bool:
             return await self._consent.cached_state(text.from_number) == OPTED_OUT
 
-        event = await consent_event(self._keywords, text.body, text.opt_out_type, opted_out=opted_out)
-        if event is None:  # nearly every text: batched with whatever else is arriving
-            message_id, created = await self._recorded.submit(text)
+        return await consent_event(self._keywords, text.body, text.opt_out_type, opted_out=opted_out)
+
+    async def _record_many(self, texts: Sequence[InboundText]) -> list[tuple[int, bool] | Parked]:
+        """Record and queue texts that change no consent; one from a number with parked texts is left to
+        its caller, to record after them."""
+        parked = await self._any_parked([text.from_number for text in texts])
+        fresh = [text for text, waits in zip(texts, parked, strict=True) if not waits]
+        recorded = iter(await self._messages.add_inbounds(fresh) if fresh else ())
+        results = [PARKED_FIRST if waits else next(recorded) for waits in parked]
+        await self._enqueue([text for text, result in zip(texts, results, strict=True) if _created(result)])
+        return results
+
+    async def _record(self, text: InboundText) -> tuple[int, bool]:
+        """One text on its own: with its consent change in one transaction, if it makes one."""
+        event = await self._consent_event(text)
+        if event is None:
+            ((message_id, created),) = await self._messages.add_inbounds([text])
         else:
             message_id, created = await self._record_with_consent(text, event)
         if created:
-            INBOUND.inc()
-            await self._queued.submit(text)
+            await self._enqueue([text])
         return message_id, created
 
     async def _any_parked(self, phones: Sequence[str]) -> list[bool]:
@@ -103,14 +136,16 @@ class Inbound:
         except OUTAGES:
             return False
 
-    async def _enqueue(self, texts: Sequence[InboundText]) -> list[None]:
+    async def _enqueue(self, texts: Sequence[InboundText]) -> None:
         """Queue new texts' turns, logged once per batch (a line per text costs a tenth of a webhook)."""
-        queued = await self._queue.enqueue_many([text.from_number for text in texts])
+        if not texts:
+            return
+        INBOUND.inc(len(texts))
+        await self._queue.enqueue_many([text.from_number for text in texts])
         if len(texts) == 1:
             log.info("inbound %s from %s queued", texts[0].sid, mask_phone(texts[0].from_number))
         else:
             log.info("%d inbound texts queued (%s … %s)", len(texts), texts[0].sid, texts[-1].sid)
-        return queued
 
     async def _record_with_consent(self, text: InboundText, event: ConsentEvent) -> tuple[int, bool]:
         """The text and its consent change in one transaction; the cache is dropped if that fails."""

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
 
+from assistant.http.signature import signature_of
 from storage.tables import Message, MessageEvent
 from tests.conftest import BUSINESS_NUMBER
 
@@ -22,6 +25,20 @@ def _inbound(body: str = "hello") -> dict[str, str]:
         "To": BUSINESS_NUMBER,
         "Body": body,
     }
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {},
+        {"Body": "Grüße 👋 & = + %20", "From": "+14155550123", "NumMedia": "0", "OptOutType": ""},
+        {f"MediaUrl{n}": f"https://api.twilio.com/m/{n}" for n in range(11)},  # MediaUrl10 sorts before 2
+        {"b": "1", "B": "2", "a_": "3", "a": "4"},
+    ],
+)
+def test_our_signature_is_the_sdks(form: dict[str, str]) -> None:
+    url = "https://example.com/webhooks/twilio/sms?x=1"
+    assert signature_of("token", url, form) == RequestValidator("token").compute_signature(url, form)
 
 
 async def test_forged_signature_is_refused_and_nothing_stored(twilio, twilio_settings, start_app) -> None:

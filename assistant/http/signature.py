@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 from collections.abc import Mapping
 from functools import lru_cache
@@ -32,12 +33,23 @@ def is_signed(request: Request, form: Mapping[str, str], settings: Settings) -> 
     signature = request.headers.get("x-twilio-signature", "")
     if not signature or not settings.twilio_auth_token:
         return False
-    validator = _validator(settings.twilio_auth_token)
-    url, params = signed_url(request, settings), dict(form)
+    url = signed_url(request, settings)
     # Twilio signs the URL as configured, which is nearly always exactly this one: one HMAC. Only when that
     # differs does the SDK's full check run (it also tries the URL with and without the default port).
-    expected = validator.compute_signature(url, params)
-    return hmac.compare_digest(expected, signature) or bool(validator.validate(url, params, signature))
+    expected = signature_of(settings.twilio_auth_token, url, form)
+    if hmac.compare_digest(expected, signature):
+        return True
+    return bool(_validator(settings.twilio_auth_token).validate(url, dict(form), signature))
+
+
+def signature_of(auth_token: str, url: str, form: Mapping[str, str]) -> str:
+    """Twilio's signature of a form posted to `url`: the SDK's `compute_signature` for one value per field.
+
+    The SDK's own looks each field up through a raised AttributeError; on the webhook's hot path that was a
+    tenth of the whole request.
+    """
+    payload = url + "".join(field + value for field, value in sorted(form.items()))
+    return base64.b64encode(hmac.digest(auth_token.encode(), payload.encode(), "sha1")).decode("ascii")
 
 
 @lru_cache(maxsize=4)
