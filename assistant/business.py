@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from assistant.keywords import KeywordSet
+from assistant.senders import CountrySender, country_senders
 from assistant.settings import ConfigError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -85,6 +86,8 @@ class Business(BaseModel):
     # USD per SMS segment by region code ("GB", or "default" for any other), over the shipped price table.
     sms_prices: dict[str, float] = Field(default_factory=dict)
     keywords: KeywordSettings = KeywordSettings()
+    # The sender per destination region ("GB"): its own number, or an alphanumeric sender ID.
+    senders: dict[str, CountrySender] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -114,6 +117,11 @@ class Business(BaseModel):
                 raise ValueError(f"{day} closes before it opens ({span})")
             parsed[day] = OpeningHours(opens=opens, closes=closes)
         return parsed
+
+    @field_validator("senders", mode="before")
+    @classmethod
+    def _parse_senders(cls, value: object) -> dict[str, CountrySender]:
+        return country_senders(value)
 
     @field_validator("services")
     @classmethod

@@ -73,7 +73,6 @@ class Notifier:
         messages: MessageLog,
         renderer: PromptRenderer,
         redis: Redis,
-        sender_number: str,
         clock: Clock,
     ) -> None:
         self._chat = chat
@@ -85,7 +84,6 @@ class Notifier:
         self._messages = messages
         self._renderer = renderer
         self._redis = redis
-        self._sender_number = sender_number
         self._clock = clock
 
     @asynccontextmanager
@@ -218,7 +216,6 @@ class Notifier:
             phone=user.phone,
             text=text,
             kind="notification" if len(messages) == 1 else "digest",
-            sender=self._sender_number,
             details={"chat_user": user.external_id, "chat_messages": len(messages)}
             | ({"timezone": user.timezone} if user.timezone else {}),
         )

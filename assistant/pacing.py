@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,24 +35,39 @@ class SendPacing:
     """Gives each claimed text its send slot: a reply waits for the next one, a proactive text takes a free
     one or none."""
 
-    def __init__(self, pacer: Pacer, outbox: Outbox, *, clock: Clock) -> None:
-        self._pacer = pacer
+    def __init__(
+        self,
+        pacer: Pacer | None,
+        outbox: Outbox,
+        *,
+        clock: Clock,
+        senders: Mapping[str, Pacer | None] | None = None,
+    ) -> None:
+        self._pacer = pacer  # the default sender's (None: unpaced)
+        # Each country's own number or sender ID, by the `from_number` its texts record: its own bucket
+        # (None: unpaced), never the default's.
+        self._senders = dict(senders or {})
         self._outbox = outbox
         self._clock = clock
-        self._allowance = min(CHECKS_ALLOWANCE, pacer.interval)
+        pacers = [one for one in (pacer, *self._senders.values()) if one is not None]
+        # The longest allowance of any sender's: hand_over_at never sleeps more than a text's own allowance
+        # on the real clock (its moment is its slot plus that), this only bounds a clock that stands still.
+        self._allowance = max((min(CHECKS_ALLOWANCE, one.interval) for one in pacers), default=timedelta(0))
 
     async def turn(self, message: Message) -> Turn:
         """One Redis round trip; a reply then sleeps until its slot, keeping its claim fresh."""
+        pacer = self._senders.get(message.from_number, self._pacer)  # a stored None: unpaced
+        if pacer is None:
+            return Turn(go=True)  # an unpaced sender: nothing to wait for
+        allowance = min(CHECKS_ALLOWANCE, pacer.interval)
         if message.kind in TAKES_FREE_SLOTS:
             now = self._clock()
-            free_at = await self._pacer.take(message.segments or 1)
-            return (
-                Turn(go=True, at=now + self._allowance) if free_at is None else Turn(go=False, later=free_at)
-            )
-        slot = await self._pacer.reserve(message.segments or 1)
+            free_at = await pacer.take(message.segments or 1)
+            return Turn(go=True, at=now + allowance) if free_at is None else Turn(go=False, later=free_at)
+        slot = await pacer.reserve(message.segments or 1)
         if not await self._wait_until(message, slot):
             return TAKEN
-        return Turn(go=True, at=slot + self._allowance)
+        return Turn(go=True, at=slot + allowance)
 
     async def hand_over_at(self, moment: datetime) -> None:
         """Sleep the rest of the checks' allowance: the text leaves at its slot plus the allowance."""

@@ -20,7 +20,7 @@ from prompts.isolated import IsolatedRenderer
 from prompts.renderer import PromptError, template_variables
 
 # Templates whose job is the opt-out flow: telling the customer to reply STOP is right there.
-OPT_OUT_TEMPLATES = frozenset({"opt_out", "opt_out_unclear", "help", "opt_in", "disclosure"})
+OPT_OUT_TEMPLATES = frozenset({"opt_out", "opt_out_unclear", "help", "opt_in", "disclosure", "one_way"})
 # Templates that are instructions to the model, not text a customer receives.
 MODEL_FACING = frozenset({"system"})
 # A draft that renders slower than this would hold up every turn, so it can't be saved.
@@ -85,6 +85,7 @@ def sample_values(
             appointments=(Appointment("42", service, start),),
         ).prompt_values(plain, actions),
         "disclosure": {},
+        "one_way": {"number": "+14155550100"},
         "reminder": {
             "business": plain,
             "appointment": {

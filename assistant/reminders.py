@@ -81,7 +81,6 @@ class Reminders:
         renderer: PromptRenderer,
         transcript: Transcript,
         business: Business,
-        sender_number: str,
         clock: Clock,
         quiet_hours: Window | None,
         leads: Sequence[timedelta] = DEFAULT_LEADS,
@@ -94,7 +93,6 @@ class Reminders:
         self._renderer = renderer
         self._transcript = transcript
         self._business = business
-        self._sender_number = sender_number
         self._clock = clock
         self._quiet_hours = quiet_hours
         self._leads = tuple(sorted(set(leads)))  # shortest first
@@ -218,7 +216,6 @@ class Reminders:
             phone=booking.phone,
             text=text,
             kind="reminder",
-            sender=self._sender_number,
             customer_id=customer_id,
             # Held by a spent budget past the appointment's start, it is dropped rather than sent late.
             details={

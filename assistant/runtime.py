@@ -37,9 +37,10 @@ from assistant.pricing import SmsPrices
 from assistant.reminders import Reminders
 from assistant.send_rules import SendRules
 from assistant.sender import RetryPolicy, Sender
+from assistant.senders import Senders
 from assistant.settings import Settings
 from assistant.sms.port import SmsGateway
-from assistant.sms.sandbox import DEFAULT_SENDER, SandboxOutbox
+from assistant.sms.sandbox import SandboxOutbox
 from assistant.sms.twilio_adapter import TwilioGateway
 from assistant.staff_alerts import StaffAlerts
 from assistant.transcript import Transcript
@@ -239,6 +240,7 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         zone=clients.business.zone,
         clock=clock,
     )
+    senders = Senders.from_settings(settings, clients.business.senders)
     sender = Sender(
         messages,
         outbox,
@@ -250,7 +252,8 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         prices=SmsPrices(settings.sms_segment_price, clients.business.sms_prices),
         rules=SendRules(budget, quiet_hours=settings.quiet_window, zone=clients.business.zone, clock=clock),
         clock=clock,
-        pacing=_pacing(clients, outbox),
+        senders=senders,
+        pacing=_pacing(clients, outbox, senders),
     )
 
     customers = CustomerDirectory(sessions, clock=clock)
@@ -284,7 +287,6 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         renderer=renderer,
         transcript=transcript,
         business=clients.business,
-        sender_number=_proactive_sender(settings),
         clock=clock,
         quiet_hours=settings.quiet_window,
         leads=settings.reminder_lead_times,
@@ -294,7 +296,6 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         messages=messages,
         sender=sender,
         business_name=clients.business.name,
-        sender_number=_proactive_sender(settings),
         numbers=settings.staff_alert_recipients,
         webhook_url=settings.staff_alert_webhook_url,
         webhook_secret=settings.staff_alert_webhook_secret,
@@ -351,7 +352,6 @@ def _chat_side(
         messages=messages,
         renderer=renderer,
         redis=redis,
-        sender_number=_proactive_sender(settings),
         clock=clock,
     )
     verifier = PhoneVerifier(
@@ -360,7 +360,6 @@ def _chat_side(
         redis=redis,
         renderer=renderer,
         business=business.template_values(),
-        sender_number=_proactive_sender(settings),
         ttl_seconds=settings.verify_code_ttl_seconds,
         max_attempts=settings.verify_max_attempts,
         clock=clock,
@@ -369,23 +368,21 @@ def _chat_side(
     return ChatSide(users, log, presence, notifier, verifier, digests)
 
 
-def _pacing(clients: Clients, outbox: Outbox) -> SendPacing | None:
-    """The sender's rate, shared through Redis by every process; the sandbox outbox is not a carrier."""
-    settings = clients.settings
-    if isinstance(clients.gateway, SandboxOutbox) or not settings.send_rate:
+def _pacing(clients: Clients, outbox: Outbox, senders: Senders) -> SendPacing | None:
+    """Each sender's rate, shared through Redis by every process; the sandbox outbox is not a carrier."""
+    if isinstance(clients.gateway, SandboxOutbox):
         return None
-    # One key per sender: the gateway sends every text from the Messaging Service when one is set (it
-    # wins), else from the number.
-    sender = settings.twilio_messaging_service_sid or settings.twilio_phone_number or DEFAULT_SENDER
-    # A little under the sender's rate: texts leave within a few ms of their slots, with the odd 20 ms
-    # hiccup (a GC pause, a busy event loop), and that must not put one text more into any second than the
-    # carrier allows. 3 % leaves 30 ms per second whatever the rate.
-    rate = settings.send_rate * (1 - RATE_HEADROOM)
-    pacer = Pacer(clients.redis, sender=sender, rate=rate, clock=clients.clock)
-    return SendPacing(pacer, outbox, clock=clients.clock)
 
+    def pacer(key: str, rate: float) -> Pacer:
+        # A little under the sender's rate: texts leave within a few ms of their slots, with the odd 20 ms
+        # hiccup (a GC pause, a busy event loop), and that must not put one text more into any second than
+        # the carrier allows. 3 % leaves 30 ms per second whatever the rate.
+        return Pacer(clients.redis, sender=key, rate=rate * (1 - RATE_HEADROOM), clock=clients.clock)
 
-def _proactive_sender(settings: Settings) -> str:
-    """Who a text nobody replied to comes from: a placeholder until the gateway reports who really sent it
-    (a Messaging Service picks a number)."""
-    return settings.twilio_phone_number or settings.twilio_messaging_service_sid or DEFAULT_SENDER
+    # One key per sender, as Twilio limits each: the default one (the Messaging Service when one is set, as
+    # it wins, else the number), and each country's own number or sender ID.
+    default = pacer(senders.pacing_key, senders.default_rate) if senders.default_rate else None
+    own = {key: pacer(key, rate) if rate else None for key, rate in senders.own_rates().items()}
+    if default is None and not any(own.values()):
+        return None
+    return SendPacing(default, outbox, clock=clients.clock, senders=own)

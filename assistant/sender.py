@@ -15,9 +15,10 @@ from assistant.metrics import COST, DELIVERY_ERRORS, OUTBOUND
 from assistant.pacing import SendPacing
 from assistant.pricing import SmsPrices
 from assistant.send_rules import SendRules
+from assistant.senders import Senders
 from assistant.shaping import shape_reply
 from assistant.sms.port import OutgoingSms, SmsGateway
-from assistant.text_kinds import OPT_OUT_CONFIRMATION, SELF_DISCLOSING, STAFF_ALERT
+from assistant.text_kinds import INVITES_REPLY, OPT_OUT_CONFIRMATION, SELF_DISCLOSING, STAFF_ALERT
 from prompts.renderer import PromptRenderer
 from storage.batching import Coalescer
 from storage.clock import Clock
@@ -106,9 +107,11 @@ class Sender:
         prices: SmsPrices,
         rules: SendRules,
         clock: Clock,
+        senders: Senders,
         pacing: SendPacing | None = None,
     ) -> None:
         self._messages = messages
+        self._senders = senders  # who each text comes from: by the recipient's country, or who they texted
         self._pacing = pacing  # None: unpaced (the sandbox outbox)
         self._rules = rules  # the budget, and quiet hours for proactive texts
         self._outbox = outbox
@@ -129,7 +132,7 @@ class Sender:
         phone: str,
         text: str,
         kind: str,
-        sender: str,
+        sender: str | None = None,
         customer_id: int | None = None,
         details: dict[str, Any] | None = None,
         texted_before: bool | None = None,
@@ -137,15 +140,22 @@ class Sender:
     ) -> Message:
         """An unsaved outbound text: shaped to the segment budget, with the disclosure on a first contact.
 
-        `texted_before` is whether any text ever went to `phone`, when the caller already knows; else it is
-        looked up. `language` is the customer's, for the disclosure.
+        `sender` is the business number the customer texted, when this answers them; else the sender is the
+        recipient's country's (senders.py). `texted_before` is whether any text ever went to `phone`, when the
+        caller already knows; else it is looked up. `language` is the customer's, for the disclosure.
         """
-        disclosure = ""
+        sender = self._senders.choose(phone, kind, texted=sender)
         if texted_before is None and kind not in SELF_DISCLOSING:
             texted_before = await self._messages.has_texted(phone)
-        if kind not in SELF_DISCLOSING and not texted_before:
-            disclosure = await self._renderer.render(self._renderer.localized("disclosure", language), {})
-        shaped = shape_reply(text, self._segment_budget, suffix=disclosure)
+        first_contact = kind not in SELF_DISCLOSING and not texted_before
+        suffix = ""
+        if self._senders.is_one_way(sender) and (first_contact or kind in INVITES_REPLY):
+            # A sender ID can't be texted back: its text says which number takes replies and STOP.
+            values = {"number": self._senders.reply_number}
+            suffix = await self._renderer.render(self._renderer.localized("one_way", language), values)
+        elif first_contact:
+            suffix = await self._renderer.render(self._renderer.localized("disclosure", language), {})
+        shaped = shape_reply(text, self._segment_budget, suffix=suffix)
         return Message(
             direction="outbound",
             kind=kind,
@@ -224,7 +234,10 @@ class Sender:
             # On the slot plus the checks' allowance: under a second after the stamp (inside stale_seconds).
             await pacing.hand_over_at(turn.at)
         try:
-            sent = await self._gateway.send(OutgoingSms(to=message.to_number, body=message.body))
+            sender = self._senders.explicit(message.from_number)
+            sent = await self._gateway.send(
+                OutgoingSms(to=message.to_number, body=message.body, sender=sender)
+            )
         except SmsError as exc:
             return await self._not_sent(message, exc)
         await self._submitted.submit(Submitted(message, sent.sid, sent.status, sent.sender))

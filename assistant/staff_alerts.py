@@ -43,7 +43,6 @@ class StaffAlerts:
         messages: MessageLog,
         sender: Sender,
         business_name: str,
-        sender_number: str,
         numbers: Sequence[str],
         webhook_url: str | None,
         webhook_secret: str | None,
@@ -57,7 +56,6 @@ class StaffAlerts:
         self._messages = messages
         self._sender = sender
         self._business_name = business_name
-        self._sender_number = sender_number
         self._numbers = tuple(numbers)
         self._webhook_url = webhook_url
         self._secret = (webhook_secret or "").encode()
@@ -96,9 +94,7 @@ class StaffAlerts:
         else:
             body = f"{self._business_name} assistant: {alert.phone} needs a person ({alert.reason})."
         for number in self._numbers:
-            message = await self._sender.prepare(
-                phone=number, text=body, kind=STAFF_ALERT, sender=self._sender_number
-            )
+            message = await self._sender.prepare(phone=number, text=body, kind=STAFF_ALERT)
             await self._sender.deliver(await self._messages.add_outbound(message))
 
     async def _post(self, alert: StaffAlert) -> bool:

@@ -13,3 +13,9 @@ TAKES_FREE_SLOTS = PROACTIVE | {STAFF_ALERT}
 NEVER_HELD = frozenset({OPT_OUT_CONFIRMATION, STAFF_ALERT})
 # Replies that already tell the customer about STOP don't need the first-message disclosure.
 SELF_DISCLOSING = frozenset({OPT_OUT_CONFIRMATION, "opt_in", "help", "opt_out_unclear"})
+# Texts that expect no answer, so they may go from an alphanumeric sender ID (one-way: it can't be texted
+# back); everything else goes from a number the customer can reply to.
+ONE_WAY_KINDS = PROACTIVE | {STAFF_ALERT, "verification"}
+# Of those, the ones whose wording asks for a text back (the reminder's "text us here"): from a sender ID
+# they say which number to text.
+INVITES_REPLY = frozenset({"reminder"})

@@ -58,7 +58,6 @@ class PhoneVerifier:
         redis: Redis,
         renderer: PromptRenderer,
         business: dict[str, Any],
-        sender_number: str,
         ttl_seconds: int,
         max_attempts: int,
         clock: Clock,
@@ -68,7 +67,6 @@ class PhoneVerifier:
         self._redis = redis
         self._renderer = renderer
         self._business = business
-        self._sender_number = sender_number
         self._ttl = timedelta(seconds=ttl_seconds)
         self._max_attempts = max_attempts
         self._clock = clock
@@ -99,7 +97,6 @@ class PhoneVerifier:
             phone=user.phone,
             text=text,
             kind="verification",
-            sender=self._sender_number,
             details={"chat_user": user.external_id},
         )
         salt = secrets.token_hex(16)

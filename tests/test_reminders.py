@@ -86,7 +86,6 @@ def reminders(runtime: Runtime, store: Any, clock: Clock, **kwargs: Any) -> Remi
         renderer=runtime.renderer,
         transcript=runtime.transcript,
         business=runtime.clients.business,
-        sender_number=BUSINESS_NUMBER,
         clock=clock,
         **kwargs,
     )

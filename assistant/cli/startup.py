@@ -13,6 +13,7 @@ from assistant import __version__
 from assistant.business import Business, load_business
 from assistant.database import ready_revision, shown_url
 from assistant.logs import mask_phone
+from assistant.senders import Senders
 from assistant.settings import ConfigError, NotMigrated, Settings, Unreachable
 from storage.database import create_engine, session_factory
 from storage.redis import connect_redis
@@ -36,6 +37,7 @@ async def preflight(settings: Settings) -> Preflight:
     Each failure is one line naming the fix, so nothing half-starts and no traceback reaches the operator.
     """
     business = load_business(settings.business_config)
+    Senders.from_settings(settings, business.senders)  # a sender ID needs a number that takes its replies
     engine = create_engine(settings.database_url)
     try:
         revision = await ready_revision(engine, settings)

@@ -24,7 +24,6 @@ from assistant.overview import OverviewReader
 from assistant.runtime import Runtime
 from assistant.sender import Sender
 from assistant.settings import Settings
-from assistant.sms.sandbox import DEFAULT_SENDER
 from assistant.transcript import Transcript
 from prompts.isolated import IsolatedRenderer
 from storage.activity import Activity
@@ -80,11 +79,6 @@ class Console:
     def secure_cookies(self) -> bool:
         """Cookies only over HTTPS when the service is reached over HTTPS."""
         return (self.settings.public_base_url or "").startswith("https://")
-
-    @property
-    def default_sender(self) -> str:
-        settings = self.settings
-        return settings.twilio_phone_number or settings.twilio_messaging_service_sid or DEFAULT_SENDER
 
     async def signer(self) -> Signer:
         """The cookie signer: ADMIN_SECRET_KEY, else a key generated once and kept in the database."""

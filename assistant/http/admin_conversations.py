@@ -134,7 +134,7 @@ async def _send(console: Console, phone: str, text: str, staff: str) -> str:
         phone=phone,
         text=text,
         kind="staff",
-        sender=await console.inbox.sender_for(phone) or console.default_sender,
+        sender=await console.inbox.sender_for(phone),  # else their country's sender
         customer_id=customer.id if customer else None,
         details={"staff": staff},
     )

@@ -24,6 +24,7 @@ DESCRIPTIONS = {
     "opt_out": "The one confirmation after STOP and the other opt-out words.",
     "opt_out_unclear": "The answer to an unclear opt-out question (“how do I unsubscribe?”).",
     "disclosure": "Added to the first text a number ever gets.",
+    "one_way": "Added, instead, to texts from an alphanumeric sender ID that invite a reply: where to text.",
     "reminder": "The appointment reminder, sent before each appointment.",
     "fallback": "The apology when the assistant can't answer (Twilio's fallback URL, empty replies).",
     "notification": "The text to a chat-app user who is offline about a new chat message.",

@@ -13,6 +13,8 @@ class OutgoingSms:
 
     to: str
     body: str
+    # A country's own number or sender ID to send from; None: the gateway's default sender.
+    sender: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

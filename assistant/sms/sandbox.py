@@ -57,12 +57,12 @@ class SandboxOutbox:
             sid="SM" + secrets.token_hex(16),
             to=message.to,
             body=message.body,
-            sender=self.sender,
+            sender=message.sender or self.sender,
             sent_at=self._clock(),
         )
         self._texts.append(text)
         logger.info("sandbox delivered %s to %s", text.sid, mask_phone(message.to))
-        return SentSms(sid=text.sid, status="delivered", sender=self.sender)
+        return SentSms(sid=text.sid, status="delivered", sender=text.sender)
 
     async def find_sent(self, message: OutgoingSms, *, since: datetime) -> SentSms | None:
         """The kept text to this number with this body since `since`, if any."""

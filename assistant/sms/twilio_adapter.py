@@ -147,14 +147,17 @@ class TwilioGateway:
     async def send(self, message: OutgoingSms) -> SentSms:
         """Hand one text to Twilio; retry only answers that prove no message was created."""
         client = self._sdk()
+        # A country's own sender is sent as From, past the default number and the Messaging Service.
+        service = None if message.sender else self._messaging_service_sid
+        sender = message.sender or self._from_number
         attempts = len(self._retry_delays) + 1
         for attempt in range(1, attempts + 1):
             try:
                 created = await client.messages.create_async(
                     to=message.to,
                     body=message.body,
-                    from_=self._from_number,
-                    messaging_service_sid=self._messaging_service_sid,
+                    from_=sender,
+                    messaging_service_sid=service,
                     status_callback=self._status_callback_url,
                 )
             except Exception as exc:  # the SDK and aiohttp raise many types; none may escape
@@ -179,9 +182,12 @@ class TwilioGateway:
                 )
                 await asyncio.sleep(delay)
                 continue
-            sender = created.from_ or self._messaging_service_sid or self._from_number or ""
             logger.info("twilio accepted %s to %s (%s)", created.sid, mask_phone(message.to), created.status)
-            return SentSms(sid=str(created.sid), status=str(created.status or "queued"), sender=sender)
+            return SentSms(
+                sid=str(created.sid),
+                status=str(created.status or "queued"),
+                sender=created.from_ or service or sender or "",
+            )
         raise AssertionError("unreachable")  # the loop always returns or raises
 
     async def find_sent(self, message: OutgoingSms, *, since: datetime) -> SentSms | None:

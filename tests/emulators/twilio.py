@@ -166,6 +166,9 @@ class TwilioEmulator:
         if rejection is not None:
             status, code, message = rejection
             return twilio_error(status, code, message)
+        if sender and not sender.startswith("+") and to.startswith("+1"):
+            # Like Twilio: an alphanumeric sender ID reaches no US or Canadian number.
+            return twilio_error(400, 21612, "The 'To' number can't be reached from an alphanumeric sender ID")
         resource = self._message_resource(to, body, sender, service)
         with self._lock:
             self.messages.append(resource)
