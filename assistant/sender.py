@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -16,6 +17,7 @@ from assistant.pacing import SendPacing
 from assistant.pricing import SmsPrices
 from assistant.send_rules import SendRules
 from assistant.shaping import shape_reply
+from assistant.sms.media import Media, check_media, takes_mms, urls_to_send
 from assistant.sms.port import OutgoingSms, SmsGateway
 from assistant.text_kinds import OPT_OUT_CONFIRMATION, SELF_DISCLOSING, STAFF_ALERT
 from prompts.renderer import PromptRenderer
@@ -134,18 +136,24 @@ class Sender:
         details: dict[str, Any] | None = None,
         texted_before: bool | None = None,
         language: str = "en",
+        media: Sequence[Media] = (),
     ) -> Message:
         """An unsaved outbound text: shaped to the segment budget, with the disclosure on a first contact.
 
         `texted_before` is whether any text ever went to `phone`, when the caller already knows; else it is
-        looked up. `language` is the customer's, for the disclosure.
+        looked up. `language` is the customer's, for the disclosure. `media` (checked already, see
+        MediaInspector) make it an MMS in the US and Canada; elsewhere their links end the text.
         """
         disclosure = ""
         if texted_before is None and kind not in SELF_DISCLOSING:
             texted_before = await self._messages.has_texted(phone)
         if kind not in SELF_DISCLOSING and not texted_before:
             disclosure = await self._renderer.render(self._renderer.localized("disclosure", language), {})
-        shaped = shape_reply(text, self._segment_budget, suffix=disclosure)
+        mms = takes_mms(phone)
+        attached = check_media(media) if mms else ()
+        # Outside the US and Canada no MMS goes: the links end the text, kept whole like the disclosure.
+        links = "" if mms else " ".join(item.url for item in media)
+        shaped = shape_reply(text, self._segment_budget, suffix=" ".join(filter(None, (links, disclosure))))
         return Message(
             direction="outbound",
             kind=kind,
@@ -157,7 +165,8 @@ class Sender:
             status="pending",
             segments=shaped.segments,
             encoding=shaped.encoding,
-            price=self._prices.estimate(phone, shaped.segments),
+            media=[item.record() for item in attached],
+            price=self._prices.estimate(phone, shaped.segments, mms=bool(attached)),
             price_source="estimate",
             details=details or {},
         )
@@ -224,14 +233,15 @@ class Sender:
             # On the slot plus the checks' allowance: under a second after the stamp (inside stale_seconds).
             await pacing.hand_over_at(turn.at)
         try:
-            sent = await self._gateway.send(OutgoingSms(to=message.to_number, body=message.body))
+            media = urls_to_send(message.media)
+            sent = await self._gateway.send(OutgoingSms(to=message.to_number, body=message.body, media=media))
         except SmsError as exc:
             return await self._not_sent(message, exc)
         await self._submitted.submit(Submitted(message, sent.sid, sent.status, sent.sender))
         message.sid, message.status = sent.sid, sent.status
         if sent.status in FINAL_STATUSES:  # a gateway that answers at once (the sandbox)
             OUTBOUND.labels(message.kind, sent.status).inc()
-        COST.labels("sms").inc(message.price or 0.0)
+        COST.labels("mms" if message.media else "sms").inc(message.price or 0.0)
         return Delivery("sent", sid=sent.sid)
 
     async def _not_sent(self, message: Message, error: SmsError) -> Delivery:

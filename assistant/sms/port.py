@@ -9,10 +9,11 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class OutgoingSms:
-    """A text ready to go: already shaped, consent already checked."""
+    """A text ready to go: already shaped, consent already checked; with media URLs it is an MMS."""
 
     to: str
     body: str
+    media: tuple[str, ...] = ()  # up to 10 URLs Twilio fetches (checked: see assistant.sms.media)
 
 
 @dataclass(frozen=True, slots=True)
