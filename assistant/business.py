@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from assistant.keywords import KeywordSet
 from assistant.settings import ConfigError
+from assistant.sms.media import check_urls
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_BUSINESS_FILE = Path(__file__).resolve().parent.parent / "business.example.toml"
@@ -35,6 +36,13 @@ class Faq(BaseModel):
     question: str = Field(min_length=1, max_length=200)
     answer: str = Field(min_length=1, max_length=320)  # two SMS segments at most
     keywords: tuple[str, ...] = ()
+    # Images sent with this answer, as an MMS (a map with "where are you located?"); checked at start-up.
+    media: tuple[str, ...] = ()
+
+    @field_validator("media")
+    @classmethod
+    def _media_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_urls(value)
 
 
 class KeywordSettings(BaseModel):
@@ -84,6 +92,10 @@ class Business(BaseModel):
     faq: tuple[Faq, ...] = ()
     # USD per SMS segment by region code ("GB", or "default" for any other), over the shipped price table.
     sms_prices: dict[str, float] = Field(default_factory=dict)
+    # USD per MMS by region code, over the shipped US/CA price ($0.02).
+    mms_prices: dict[str, float] = Field(default_factory=dict)
+    # Images sent with the reply of an action that succeeded, by action name (SCHEDULE, INFO, ...).
+    action_media: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     keywords: KeywordSettings = KeywordSettings()
 
     @field_validator("timezone")
@@ -114,6 +126,18 @@ class Business(BaseModel):
                 raise ValueError(f"{day} closes before it opens ({span})")
             parsed[day] = OpeningHours(opens=opens, closes=closes)
         return parsed
+
+    @field_validator("action_media")
+    @classmethod
+    def _action_media(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for name, urls in value.items():
+            if not name.isidentifier() or name != name.upper():
+                raise ValueError(f"{name!r} is not an action name (use SCHEDULE, INFO, ...)")
+            try:
+                check_urls(urls)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        return {name: check_urls(urls) for name, urls in value.items()}
 
     @field_validator("services")
     @classmethod
