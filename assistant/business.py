@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from assistant.keywords import KeywordSet
 from assistant.senders import CountrySender, country_senders
 from assistant.settings import ConfigError
+from assistant.sms.media import check_urls
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_BUSINESS_FILE = Path(__file__).resolve().parent.parent / "business.example.toml"
@@ -36,6 +37,13 @@ class Faq(BaseModel):
     question: str = Field(min_length=1, max_length=200)
     answer: str = Field(min_length=1, max_length=320)  # two SMS segments at most
     keywords: tuple[str, ...] = ()
+    # Images sent with this answer, as an MMS (a map with "where are you located?"); checked at start-up.
+    media: tuple[str, ...] = ()
+
+    @field_validator("media")
+    @classmethod
+    def _media_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_urls(value)
 
 
 class KeywordSettings(BaseModel):
@@ -85,6 +93,10 @@ class Business(BaseModel):
     faq: tuple[Faq, ...] = ()
     # USD per SMS segment by region code ("GB", or "default" for any other), over the shipped price table.
     sms_prices: dict[str, float] = Field(default_factory=dict)
+    # USD per MMS by region code, over the shipped US/CA price ($0.02).
+    mms_prices: dict[str, float] = Field(default_factory=dict)
+    # Images sent with the reply of an action that succeeded, by action name (SCHEDULE, INFO, ...).
+    action_media: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     keywords: KeywordSettings = KeywordSettings()
     # The sender per destination region ("GB"): its own number, or an alphanumeric sender ID.
     senders: dict[str, CountrySender] = Field(default_factory=dict)
@@ -122,6 +134,18 @@ class Business(BaseModel):
     @classmethod
     def _parse_senders(cls, value: object) -> dict[str, CountrySender]:
         return country_senders(value)
+
+    @field_validator("action_media")
+    @classmethod
+    def _action_media(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for name, urls in value.items():
+            if not name.isidentifier() or name != name.upper():
+                raise ValueError(f"{name!r} is not an action name (use SCHEDULE, INFO, ...)")
+            try:
+                check_urls(urls)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        return {name: check_urls(urls) for name, urls in value.items()}
 
     @field_validator("services")
     @classmethod

@@ -24,8 +24,9 @@ from assistant.llm.language import language_of
 from assistant.llm.port import ChatMessage, ChatModel
 from assistant.logs import mask_phone
 from assistant.metrics import TURNS
+from assistant.reply_media import ReplyMedia
 from assistant.sender import Sender
-from assistant.transcript import Transcript, attachment_types, customer_text, words_of
+from assistant.transcript import Transcript, attachment_types, customer_text, images_of, words_of
 from prompts.renderer import PromptRenderer
 from storage.batching import Coalescer
 from storage.clock import Clock
@@ -86,8 +87,10 @@ class Conversation:
         sender: Sender,
         spend: SpendBook,
         clock: Clock,
+        media: ReplyMedia | None = None,
     ) -> None:
         self._business = business
+        self._media = media or ReplyMedia()  # the business file's images for FAQ answers and actions
         self._spend = spend
         self._messages = messages
         # Concurrent turns record their replies together: one transaction for every turn ending now.
@@ -288,6 +291,7 @@ class Conversation:
             details={"engine": engine, "actions": [_describe(result) for result in results]},
             texted_before=texted_before,
             language=language,
+            media=self._media.for_reply(text, results),
         )
         # Recording the reply closes the turn: from here on no retry asks the LLM or replies again.
         await self._closings.submit(Closing([message.id for message in talk], "answered", reply, use))
@@ -349,6 +353,7 @@ class Conversation:
     ) -> TurnFacts:
         words = "\n".join(words for message in said if (words := words_of(message)))
         attachments = tuple(kind for message in said for kind in attachment_types(message))
+        images = tuple(url for message in said for url in images_of(message))
         return TurnFacts(
             now=now,
             zone=self._business.zone,
@@ -358,6 +363,7 @@ class Conversation:
             appointments=upcoming,
             words=words,
             attachments=attachments,
+            images=images,
             language=language,
         )
 

@@ -7,7 +7,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
@@ -35,10 +35,12 @@ from assistant.notifier import Notifier
 from assistant.pacing import SendPacing
 from assistant.pricing import SmsPrices
 from assistant.reminders import Reminders
+from assistant.reply_media import ReplyMedia, checked_reply_media
 from assistant.send_rules import SendRules
 from assistant.sender import RetryPolicy, Sender
 from assistant.senders import Senders
 from assistant.settings import Settings
+from assistant.sms.media import MediaInspector
 from assistant.sms.port import SmsGateway
 from assistant.sms.sandbox import SandboxOutbox
 from assistant.sms.twilio_adapter import TwilioGateway
@@ -88,6 +90,9 @@ class Clients:
     gateway: SmsGateway
     bookings: BookingStore
     http: httpx.AsyncClient | None = None  # outgoing webhooks (staff alerts), when one is configured
+    # Asks media URLs their type and size (console attachments, the business file's at start-up).
+    media: MediaInspector = field(default_factory=MediaInspector)
+    reply_media: ReplyMedia = field(default_factory=ReplyMedia)  # the business file's, checked at start
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +188,23 @@ async def open_clients(
         http = httpx.AsyncClient(timeout=10.0) if settings.staff_alert_webhook_url else None
         if http is not None:
             stack.push_async_callback(http.aclose)
+        media = MediaInspector(timeout=settings.media_check_timeout_seconds)
+        stack.push_async_callback(media.aclose)
+        reply_media = await checked_reply_media(business, media, default_registry().names())
         yield Clients(
-            settings, business, clock, engine, sessions, redis, llm, offline, gateway, bookings, http
+            settings,
+            business,
+            clock,
+            engine,
+            sessions,
+            redis,
+            llm,
+            offline,
+            gateway,
+            bookings,
+            http,
+            media,
+            reply_media,
         )
 
 
@@ -249,7 +269,9 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         renderer,
         segment_budget=settings.segment_budget,
         retries=RetryPolicy(window_seconds=settings.send_retry_window_seconds),
-        prices=SmsPrices(settings.sms_segment_price, clients.business.sms_prices),
+        prices=SmsPrices(
+            settings.sms_segment_price, clients.business.sms_prices, clients.business.mms_prices
+        ),
         rules=SendRules(budget, quiet_hours=settings.quiet_window, zone=clients.business.zone, clock=clock),
         clock=clock,
         senders=senders,
@@ -279,6 +301,7 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
         sender=sender,
         spend=spend,
         clock=clock,
+        media=clients.reply_media,
     )
     reminders = Reminders(
         bookings=clients.bookings,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from assistant.pricing import SmsPrices
 from assistant.send_rules import SendRules
 from assistant.senders import Senders
 from assistant.shaping import shape_reply
+from assistant.sms.media import Media, check_media, takes_mms, urls_to_send
 from assistant.sms.port import OutgoingSms, SmsGateway
 from assistant.text_kinds import INVITES_REPLY, OPT_OUT_CONFIRMATION, SELF_DISCLOSING, STAFF_ALERT
 from prompts.renderer import PromptRenderer
@@ -137,25 +139,32 @@ class Sender:
         details: dict[str, Any] | None = None,
         texted_before: bool | None = None,
         language: str = "en",
+        media: Sequence[Media] = (),
     ) -> Message:
         """An unsaved outbound text: shaped to the segment budget, with the disclosure on a first contact.
 
         `sender` is the business number the customer texted, when this answers them; else the sender is the
         recipient's country's (senders.py). `texted_before` is whether any text ever went to `phone`, when the
-        caller already knows; else it is looked up. `language` is the customer's, for the disclosure.
+        caller already knows; else it is looked up. `language` is the customer's, for the disclosure. `media`
+        (checked already, see MediaInspector) make it an MMS in the US and Canada; elsewhere their links end
+        the text.
         """
         sender = self._senders.choose(phone, kind, texted=sender)
         if texted_before is None and kind not in SELF_DISCLOSING:
             texted_before = await self._messages.has_texted(phone)
         first_contact = kind not in SELF_DISCLOSING and not texted_before
-        suffix = ""
+        notice = ""
         if self._senders.is_one_way(sender) and (first_contact or kind in INVITES_REPLY):
             # A sender ID can't be texted back: its text says which number takes replies and STOP.
             values = {"number": self._senders.reply_number}
-            suffix = await self._renderer.render(self._renderer.localized("one_way", language), values)
+            notice = await self._renderer.render(self._renderer.localized("one_way", language), values)
         elif first_contact:
-            suffix = await self._renderer.render(self._renderer.localized("disclosure", language), {})
-        shaped = shape_reply(text, self._segment_budget, suffix=suffix)
+            notice = await self._renderer.render(self._renderer.localized("disclosure", language), {})
+        mms = takes_mms(phone)
+        attached = check_media(media) if mms else ()
+        # Outside the US and Canada no MMS goes: the links end the text, kept whole like the disclosure.
+        links = "" if mms else " ".join(item.url for item in media)
+        shaped = shape_reply(text, self._segment_budget, suffix=" ".join(filter(None, (links, notice))))
         return Message(
             direction="outbound",
             kind=kind,
@@ -167,7 +176,8 @@ class Sender:
             status="pending",
             segments=shaped.segments,
             encoding=shaped.encoding,
-            price=self._prices.estimate(phone, shaped.segments),
+            media=[item.record() for item in attached],
+            price=self._prices.estimate(phone, shaped.segments, mms=bool(attached)),
             price_source="estimate",
             details=details or {},
         )
@@ -235,8 +245,9 @@ class Sender:
             await pacing.hand_over_at(turn.at)
         try:
             sender = self._senders.explicit(message.from_number)
+            media = urls_to_send(message.media)
             sent = await self._gateway.send(
-                OutgoingSms(to=message.to_number, body=message.body, sender=sender)
+                OutgoingSms(to=message.to_number, body=message.body, sender=sender, media=media)
             )
         except SmsError as exc:
             return await self._not_sent(message, exc)
@@ -244,7 +255,7 @@ class Sender:
         message.sid, message.status = sent.sid, sent.status
         if sent.status in FINAL_STATUSES:  # a gateway that answers at once (the sandbox)
             OUTBOUND.labels(message.kind, sent.status).inc()
-        COST.labels("sms").inc(message.price or 0.0)
+        COST.labels("mms" if message.media else "sms").inc(message.price or 0.0)
         return Delivery("sent", sid=sent.sid)
 
     async def _not_sent(self, message: Message, error: SmsError) -> Delivery:

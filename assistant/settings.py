@@ -150,6 +150,13 @@ class Settings(BaseSettings):
     # USD per million tokens read and written, for the cost counters (gpt-4o-mini's list prices).
     llm_input_price: float = Field(0.15, ge=0, validation_alias=_env("LLM_INPUT_PRICE_PER_MILLION"))
     llm_output_price: float = Field(0.60, ge=0, validation_alias=_env("LLM_OUTPUT_PRICE_PER_MILLION"))
+    # on: images customers send go to the model as image parts (it must be vision-capable); off: it is
+    # told an image came, and of what type.
+    llm_vision: bool = Field(False, validation_alias=_env("LLM_VISION"))
+    # How long a media URL's server has to say its type and size (console attachments, business file).
+    media_check_timeout_seconds: float = Field(
+        5.0, gt=0, le=30, validation_alias=_env("MEDIA_CHECK_TIMEOUT_SECONDS")
+    )
 
     booking_api_url: str | None = Field(None, validation_alias=_env("BOOKING_API_URL"))
     booking_api_token: str | None = Field(None, validation_alias=_env("BOOKING_API_TOKEN"))

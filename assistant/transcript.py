@@ -9,6 +9,8 @@ from storage.history import ConversationHistory, Turn
 from storage.messages import MessageLog
 from storage.tables import Message
 
+# The image types OpenAI's vision models take; a phone's HEIC photo is only mentioned, like any file.
+VISION_TYPES = frozenset({"image/jpeg", "image/jpg", "image/png", "image/gif", "image/webp"})
 # Outbound kinds the model takes part in; keyword answers, notifications and codes stay out.
 CONVERSATIONAL_KINDS = frozenset({"reply", "reminder", "staff"})
 # Reminder and staff rows the customer never got: the model never saw them live either.
@@ -25,6 +27,16 @@ def words_of(message: Message) -> str:
 def attachment_types(message: Message) -> list[str]:
     """The content types of what one text carried."""
     return [str(item.get("content_type", "unknown")) for item in message.media or []]
+
+
+def images_of(message: Message) -> list[str]:
+    """The URLs of the images one text carried that a vision model reads (it fetches them itself)."""
+    return [
+        str(item["url"])
+        for item in message.media or []
+        if str(item.get("content_type", "")).lower() in VISION_TYPES
+        and str(item.get("url", "")).startswith(("https://", "http://"))
+    ]
 
 
 def customer_text(inbound: Sequence[Message]) -> str:

@@ -28,6 +28,7 @@ from storage.database import create_engine
 from storage.migrate import upgrade
 from storage.redis import connect_redis
 from storage.tables import Message
+from tests.emulators.media import MediaHost
 from tests.emulators.openai import OpenAIEmulator
 from tests.emulators.server import serve_in_thread
 from tests.emulators.twilio import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, TwilioEmulator
@@ -111,6 +112,20 @@ def openai_server() -> Iterator[tuple[OpenAIEmulator, str]]:
     emulator = OpenAIEmulator()
     with serve_in_thread(emulator.app) as base_url:
         yield emulator, base_url
+
+
+@pytest.fixture(scope="session")
+def media_server() -> Iterator[tuple[MediaHost, str]]:
+    host = MediaHost()
+    with serve_in_thread(host.app) as base_url:
+        yield host, base_url + "/media/"
+
+
+@pytest.fixture
+def media(media_server: tuple[MediaHost, str]) -> tuple[MediaHost, str]:
+    """A web server with image files (and a PDF, and one too big), and the base URL of its files."""
+    media_server[0].reset()
+    return media_server
 
 
 @pytest.fixture

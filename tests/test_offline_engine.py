@@ -120,7 +120,26 @@ def test_answers(engine: OfflineEngine, text: str, expected: str) -> None:
 def test_a_picture_alone_is_acknowledged_and_offers_a_person(engine: OfflineEngine) -> None:
     reply = ask(engine, "", attachments=("image/jpeg", "image/png"))
 
-    assert reply.startswith("Thanks for the picture! A person from our team")
+    assert reply.startswith("Thanks for the 2 pictures! I can't see images here. Reply AGENT")
+    assert "[ACTION" not in reply  # an offer: nobody is told a person is coming until they ask
+
+
+def test_one_file_is_named_as_a_file_and_the_offer_is_one_the_engine_takes(engine: OfflineEngine) -> None:
+    assert ask(engine, "", attachments=("application/pdf",)).startswith("Thanks for the file!")
+    assert ask(engine, "", attachments=("image/png",)).startswith("Thanks for the picture!")
+    # The word it offers hands the conversation over.
+    assert "[ACTION:HANDOFF" in ask(engine, "AGENT")
+
+
+@pytest.mark.parametrize(("language", "word"), [("es", "AGENTE"), ("fr", "AGENT"), ("de", "MENSCH")])
+def test_the_offer_of_a_person_works_in_each_language(
+    engine: OfflineEngine, language: str, word: str
+) -> None:
+    facts = TurnFacts(now=NOW, zone=ZONE, attachments=("image/jpeg",), language=language)
+    offer = engine.reply([{"role": "user", "content": ""}], facts)
+    assert word in offer
+    answer = TurnFacts(now=NOW, zone=ZONE, words=word.lower(), language=language)
+    assert "[ACTION:HANDOFF" in engine.reply([{"role": "user", "content": word}], answer)
 
 
 def test_media_with_a_question_answers_the_question(engine: OfflineEngine) -> None:

@@ -24,6 +24,7 @@ from assistant.overview import OverviewReader
 from assistant.runtime import Runtime
 from assistant.sender import Sender
 from assistant.settings import Settings
+from assistant.sms.media import MediaInspector
 from assistant.transcript import Transcript
 from prompts.isolated import IsolatedRenderer
 from storage.activity import Activity
@@ -56,6 +57,7 @@ class Console:
     customers: CustomerDirectory
     messages: MessageLog
     sender: Sender
+    media: MediaInspector  # checks what a staff reply attaches
     transcript: Transcript
     accounts: StaffAccounts
     versions: PromptVersions
@@ -101,6 +103,7 @@ async def open_console(runtime: Runtime) -> AsyncIterator[Console]:
     # Staff read every time in the business's zone, and every action's outcome in the CLI's words.
     environment.filters["local"] = readable_time(runtime.clients.business.zone, runtime.clients.clock)
     environment.filters["outcome"] = outcome
+    environment.filters["web_url"] = web_url
     console = Console(
         settings=runtime.clients.settings,
         business=runtime.clients.business,
@@ -110,6 +113,7 @@ async def open_console(runtime: Runtime) -> AsyncIterator[Console]:
         customers=runtime.customers,
         messages=runtime.messages,
         sender=runtime.sender,
+        media=runtime.clients.media,
         transcript=runtime.transcript,
         accounts=StaffAccounts(sessions),
         versions=runtime.templates.versions,
@@ -154,6 +158,12 @@ def readable_time(zone: ZoneInfo, clock: Clock) -> Callable[..., str]:
         return f"{at:%a %b} {at.day}{year}, {at.hour % 12 or 12}:{at:%M}{exact} {meridiem} {at:%Z}"
 
     return local
+
+
+def web_url(url: object) -> str | None:
+    """The URL if it is http(s), for a link or image in a page (never javascript: or data:)."""
+    text = str(url or "")
+    return text if text.startswith(("https://", "http://")) else None
 
 
 def console_of(request: Request) -> Console:

@@ -11,11 +11,18 @@ from starlette.routing import Route
 
 from assistant.http.admin_console import Console, console_of, page
 from assistant.segments import count_segments, smart_encode
+from assistant.sms.media import MAX_MEDIA, Media, MediaError
 from storage.consent import to_csv
 from storage.notices import APART_KINDS
 
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 THREAD_LIMIT = 500
+# The thread shows what staff attached as thumbnails: public https images (Twilio fetched them), so the
+# page may load https images; everything else stays as strict as the rest of the console.
+THREAD_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: https:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 # How each ledger entry came about, in staff's words.
 SOURCES = {
     "keyword": "texted a keyword",
@@ -39,7 +46,9 @@ async def listing(request: Request) -> Response:
     return page(request, "conversations.html", rows=rows, held=held)
 
 
-async def thread(request: Request, *, status_code: int = 200, error: str = "", draft: str = "") -> Response:
+async def thread(
+    request: Request, *, status_code: int = 200, error: str = "", draft: str = "", media_draft: str = ""
+) -> Response:
     console = console_of(request)
     phone = request.path_params["phone"]
     if not E164.fullmatch(phone):
@@ -58,7 +67,7 @@ async def thread(request: Request, *, status_code: int = 200, error: str = "", d
         "failed": "The reply could not be handed to the SMS provider; see its status below.",
         "queued": "The SMS provider can't take the reply right now; it is retried automatically.",
     }
-    return page(
+    response = page(
         request,
         "thread.html",
         status_code,
@@ -74,9 +83,13 @@ async def thread(request: Request, *, status_code: int = 200, error: str = "", d
         notice=notices.get(request.query_params.get("done", ""), ""),
         error=error,
         draft=draft,
+        media_draft=media_draft,
+        max_media=MAX_MEDIA,
         budget=console.settings.segment_budget,
         minutes=console.settings.takeover_minutes,
     )
+    response.headers["content-security-policy"] = THREAD_CSP
+    return response
 
 
 def _phone(request: Request) -> str | None:
@@ -106,21 +119,32 @@ async def reply(request: Request) -> Response:
     if phone is None:
         return page(request, "not_found.html", 404, what="conversation")
     console = console_of(request)
-    text = str((await request.form()).get("body", "")).strip()
-    error = _reply_problem(text, console.settings.segment_budget)
+    form = await request.form()
+    text = str(form.get("body", "")).strip()
+    listed = str(form.get("media", "")).strip()
+    urls = listed.split()  # one per line (a URL has no spaces)
+    error = _reply_problem(text, console.settings.segment_budget, has_media=bool(urls))
+    media: tuple[Media, ...] = ()
+    if not error and urls:
+        # Checked here, while staff are looking and before anything is written: each URL is asked for its
+        # type and size, as Twilio will when it fetches them.
+        try:
+            media = await console.media.inspect(urls)
+        except MediaError as exc:
+            error = f"Can't attach that: {exc}."
     if error:
-        return await thread(request, status_code=400, error=error, draft=text)
+        return await thread(request, status_code=400, error=error, draft=text, media_draft=listed)
     if await console.consent.is_opted_out(phone):
         return RedirectResponse(_thread_url(phone, done="suppressed"), status_code=303)
     if await console.takeovers.active(phone) is None:
         await console.takeovers.take(phone, request.state.staff)
-    done = await _send(console, phone, text, request.state.staff)
+    done = await _send(console, phone, text, request.state.staff, media)
     return RedirectResponse(_thread_url(phone, done=done), status_code=303)
 
 
-def _reply_problem(text: str, budget: int) -> str:
-    if not text:
-        return "Type a reply first."
+def _reply_problem(text: str, budget: int, *, has_media: bool = False) -> str:
+    if not text and not has_media:
+        return "Type a reply or attach an image first."
     # The send path cuts every text to the segment budget; a staff reply is refused instead of cut.
     segments = count_segments(smart_encode(text)).segments
     if segments > budget:
@@ -128,7 +152,7 @@ def _reply_problem(text: str, budget: int) -> str:
     return ""
 
 
-async def _send(console: Console, phone: str, text: str, staff: str) -> str:
+async def _send(console: Console, phone: str, text: str, staff: str, media: tuple[Media, ...] = ()) -> str:
     customer = await console.customers.by_phone(phone)
     message = await console.sender.prepare(
         phone=phone,
@@ -137,10 +161,12 @@ async def _send(console: Console, phone: str, text: str, staff: str) -> str:
         sender=await console.inbox.sender_for(phone),  # else their country's sender
         customer_id=customer.id if customer else None,
         details={"staff": staff},
+        media=media,
     )
     await console.messages.add_outbound(message)
     delivery = await console.sender.deliver(message)
-    if delivery.reaches_customer:  # the model remembers what the customer got
+    # The model remembers what the customer got (as the record rebuilds it: words only).
+    if delivery.reaches_customer and message.body:
         await console.transcript.add(phone, {"role": "assistant", "content": message.body})
     return delivery.outcome if delivery.outcome in ("sent", "suppressed", "queued") else "failed"
 

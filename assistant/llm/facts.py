@@ -37,6 +37,7 @@ class TurnFacts:
     appointments: tuple[Appointment, ...] = ()
     words: str = ""  # what the customer wrote this turn, defused, without attachment notes
     attachments: tuple[str, ...] = field(default=())  # content types of what they attached
+    images: tuple[str, ...] = ()  # the URLs of the images among them, for a vision model (LLM_VISION)
     language: str = "en"  # the language they write in (en, es): replies and handlers answer in it
 
     @property

@@ -290,8 +290,11 @@ class OfflineEngine:
         return phrases.reply(request.language, "thanks")
 
     def _media(self, attachments: list[str], language: str) -> str:
-        pictures = all("image" in what.lower() for what in attachments)
-        return phrases.reply(language, "picture" if pictures else "attachment")
+        """Say what came (it can't look at it) and offer a person: "AGENT" hands the thread to staff."""
+        pictures = all(what.lower().startswith("image/") for what in attachments)
+        key = "picture" if pictures else "attachment"
+        many = len(attachments) > 1
+        return phrases.reply(language, f"{key}s" if many else key, count=len(attachments))
 
     # --- helpers ---
 

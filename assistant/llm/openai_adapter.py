@@ -36,8 +36,11 @@ class OpenAIChat:
         max_retries: int = 1,
         tools: ToolMode = "auto",
         prices: tuple[float, float] = (0.0, 0.0),  # USD per million tokens read, written
+        vision: bool = False,
     ) -> None:
         self.name = f"openai:{model}"
+        # On: the turn's images go to the model as image parts; off, it reads only that they came.
+        self.vision = vision
         self.model = model
         self.tools = tools
         self._prices = prices
@@ -71,6 +74,7 @@ class OpenAIChat:
             max_retries=settings.llm_max_retries,
             tools=settings.llm_tools,
             prices=(settings.llm_input_price, settings.llm_output_price),
+            vision=settings.llm_vision,
         )
 
     async def complete(
@@ -82,6 +86,8 @@ class OpenAIChat:
         result goes back to it, and its last message is the reply. The usage is every round's together.
         """
         chat: list[dict[str, Any]] = list(messages)
+        if self.vision and facts is not None and facts.images:
+            chat = _with_images(chat, facts.images)
         asked: list[ChatCompletion] = []
         if tools is None or not self._offer_tools:
             return self._completion(await self._post(chat), asked)
@@ -154,6 +160,18 @@ class OpenAIChat:
     async def aclose(self) -> None:
         """Close the SDK's HTTP connection pool."""
         await self._client.close()
+
+
+def _with_images(chat: list[dict[str, Any]], images: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The chat with its last user message as content parts: the words, then each image."""
+    # The URL as Twilio gave it: OpenAI fetches it (an account that requires HTTP auth for media URLs
+    # keeps it from doing so; the request then fails and the offline engine answers instead).
+    for index in range(len(chat) - 1, -1, -1):
+        if chat[index]["role"] == "user":
+            parts = [{"type": "text", "text": chat[index]["content"]}]
+            parts += [{"type": "image_url", "image_url": {"url": url}} for url in images]
+            return [*chat[:index], {**chat[index], "content": parts}, *chat[index + 1 :]]
+    return chat
 
 
 def _tool_calls(completion: ChatCompletion) -> list[ToolCall]:

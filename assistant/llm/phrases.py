@@ -35,10 +35,20 @@ REPLIES: dict[str, dict[str, str]] = {
         "urgent": "For anything urgent, call us at {phone}. ",
         "thanks": "You're welcome! Text us anytime.",
         "picture": (
-            "Thanks for the picture! A person from our team will take a look. What can I help you with?"
+            "Thanks for the picture! I can't see images here. Reply AGENT and a person from our team will "
+            "look at it, or tell me how I can help."
+        ),
+        "pictures": (
+            "Thanks for the {count} pictures! I can't see images here. Reply AGENT and a person from our "
+            "team will look at them, or tell me how I can help."
         ),
         "attachment": (
-            "Thanks for the attachment! A person from our team will take a look. What can I help you with?"
+            "Thanks for the file! I can't open files here. Reply AGENT and a person from our team will "
+            "look at it, or tell me how I can help."
+        ),
+        "attachments": (
+            "Thanks for the {count} files! I can't open files here. Reply AGENT and a person from our "
+            "team will look at them, or tell me how I can help."
         ),
         "unknown": (
             "Sorry, I didn't quite get that. I can help with our hours, prices, and booking, moving or "
@@ -83,9 +93,21 @@ REPLIES: dict[str, dict[str, str]] = {
         "upcoming": "Tus proximas citas: {listed}.",
         "urgent": "Para algo urgente, llamanos al {phone}. ",
         "thanks": "¡De nada! Escribenos cuando quieras.",
-        "picture": "¡Gracias por la foto! Alguien de nuestro equipo la revisara. ¿En que te puedo ayudar?",
+        "picture": (
+            "¡Gracias por la foto! Aqui no puedo ver imagenes. Responde AGENTE y una persona de nuestro "
+            "equipo la mirara, o dime en que te puedo ayudar."
+        ),
+        "pictures": (
+            "¡Gracias por las {count} fotos! Aqui no puedo ver imagenes. Responde AGENTE y una persona de "
+            "nuestro equipo las mirara, o dime en que te puedo ayudar."
+        ),
         "attachment": (
-            "¡Gracias por el archivo! Alguien de nuestro equipo lo revisara. ¿En que te puedo ayudar?"
+            "¡Gracias por el archivo! Aqui no puedo abrir archivos. Responde AGENTE y una persona de "
+            "nuestro equipo lo mirara, o dime en que te puedo ayudar."
+        ),
+        "attachments": (
+            "¡Gracias por los {count} archivos! Aqui no puedo abrir archivos. Responde AGENTE y una "
+            "persona de nuestro equipo los mirara, o dime en que te puedo ayudar."
         ),
         "unknown": (
             "Perdona, no te he entendido. Puedo ayudarte con nuestro horario, precios, y reservar, cambiar o "
@@ -134,10 +156,20 @@ REPLIES: dict[str, dict[str, str]] = {
         "urgent": "Pour une urgence, appelez-nous au {phone}. ",
         "thanks": "Avec plaisir ! Écrivez-nous quand vous voulez.",
         "picture": (
-            "Merci pour la photo ! Un membre de notre équipe va la regarder. Que puis-je faire pour vous ?"
+            "Merci pour la photo ! Je ne vois pas les images ici. Répondez AGENT et une personne de "
+            "l'équipe la regardera, ou dites-moi comment vous aider."
+        ),
+        "pictures": (
+            "Merci pour les {count} photos ! Je ne vois pas les images ici. Répondez AGENT et une "
+            "personne de l'équipe les regardera, ou dites-moi comment vous aider."
         ),
         "attachment": (
-            "Merci pour le fichier ! Un membre de notre équipe va le regarder. Que puis-je faire pour vous ?"
+            "Merci pour le fichier ! Je ne peux pas l'ouvrir ici. Répondez AGENT et une personne de "
+            "l'équipe le regardera, ou dites-moi comment vous aider."
+        ),
+        "attachments": (
+            "Merci pour les {count} fichiers ! Je ne peux pas les ouvrir ici. Répondez AGENT et une "
+            "personne de l'équipe les regardera, ou dites-moi comment vous aider."
         ),
         "unknown": (
             "Désolé, je n'ai pas bien compris. Je peux vous aider avec nos horaires, nos prix, et réserver, "
@@ -185,8 +217,22 @@ REPLIES: dict[str, dict[str, str]] = {
         "upcoming": "Ihre anstehenden Termine: {listed}.",
         "urgent": "In dringenden Fällen rufen Sie uns unter {phone} an. ",
         "thanks": "Gern geschehen! Schreiben Sie uns jederzeit.",
-        "picture": "Danke für das Foto! Jemand aus unserem Team sieht es sich an. Wie kann ich helfen?",
-        "attachment": "Danke für die Datei! Jemand aus unserem Team sieht sie sich an. Wie kann ich helfen?",
+        "picture": (
+            "Danke für das Foto! Bilder sehe ich hier nicht. Antworten Sie MENSCH, dann sieht es sich "
+            "jemand aus unserem Team an. Oder wie kann ich helfen?"
+        ),
+        "pictures": (
+            "Danke für die {count} Fotos! Bilder sehe ich hier nicht. Antworten Sie MENSCH, dann sieht "
+            "sie sich jemand aus unserem Team an. Oder wie kann ich helfen?"
+        ),
+        "attachment": (
+            "Danke für die Datei! Dateien öffne ich hier nicht. Antworten Sie MENSCH, dann sieht sie sich "
+            "jemand aus unserem Team an. Oder wie kann ich helfen?"
+        ),
+        "attachments": (
+            "Danke für die {count} Dateien! Dateien öffne ich hier nicht. Antworten Sie MENSCH, dann "
+            "sieht sie sich jemand aus unserem Team an. Oder wie kann ich helfen?"
+        ),
         "unknown": (
             "Entschuldigung, das habe ich nicht verstanden. Ich helfe bei Öffnungszeiten, Preisen und beim "
             "Buchen, Verschieben oder Absagen von Terminen. Möchten Sie mit einem Menschen sprechen, sagen "

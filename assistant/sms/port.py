@@ -9,12 +9,13 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class OutgoingSms:
-    """A text ready to go: already shaped, consent already checked."""
+    """A text ready to go: already shaped, consent already checked; with media URLs it is an MMS."""
 
     to: str
     body: str
     # A country's own number or sender ID to send from; None: the gateway's default sender.
     sender: str | None = None
+    media: tuple[str, ...] = ()  # up to 10 URLs Twilio fetches (checked: see assistant.sms.media)
 
 
 @dataclass(frozen=True, slots=True)

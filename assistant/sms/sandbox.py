@@ -29,6 +29,7 @@ class SandboxText:
     body: str
     sender: str
     sent_at: datetime
+    media: tuple[str, ...] = ()  # the media URLs an MMS carried
 
 
 class SandboxOutbox:
@@ -59,6 +60,7 @@ class SandboxOutbox:
             body=message.body,
             sender=message.sender or self.sender,
             sent_at=self._clock(),
+            media=message.media,
         )
         self._texts.append(text)
         logger.info("sandbox delivered %s to %s", text.sid, mask_phone(message.to))

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import aiohttp
+from twilio.base import values
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
@@ -159,6 +160,8 @@ class TwilioGateway:
                     from_=sender,
                     messaging_service_sid=service,
                     status_callback=self._status_callback_url,
+                    # Repeated MediaUrl fields; none at all for a plain SMS.
+                    media_url=list(message.media) if message.media else values.unset,
                 )
             except Exception as exc:  # the SDK and aiohttp raise many types; none may escape
                 error = self._translate(exc, message.to)

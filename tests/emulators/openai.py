@@ -134,6 +134,8 @@ class OpenAIEmulator:
             return openai_error(400, "We could not parse the JSON body of your request.")
         if not isinstance(body, dict) or not body.get("model") or not isinstance(body.get("messages"), list):
             return openai_error(400, "'model' and 'messages' are required properties.")
+        if problem := _content_problem(body["messages"]):
+            return openai_error(400, problem)
         with self._lock:
             self.requests.append(body)
             if self.refuse_tools and body.get("tools"):
@@ -160,10 +162,38 @@ class OpenAIEmulator:
         return JSONResponse(_completion(body, content), headers={"x-request-id": _request_id()})
 
 
+def _content_problem(messages: list[Any]) -> str | None:
+    """What is wrong with the messages' content, as OpenAI words it: a string, or a list of content parts
+    ("text" parts, and "image_url" parts in user messages)."""
+    for index, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        if content is None or isinstance(content, str):
+            continue
+        if not isinstance(content, list):
+            return f"Invalid type for 'messages[{index}].content': expected a string or an array."
+        for number, part in enumerate(content):
+            where = f"messages[{index}].content[{number}]"
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "text" and isinstance(part.get("text"), str):
+                continue
+            image = part.get("image_url") if kind == "image_url" else None
+            if isinstance(image, dict) and isinstance(image.get("url"), str) and message["role"] == "user":
+                continue
+            return f"Invalid content part '{where}': expected a text or (in a user message) image_url part."
+    return None
+
+
+def _words(content: Any) -> int:
+    """Rough tokens: whitespace words of the text, and 85 per image (OpenAI's low-detail cost)."""
+    if isinstance(content, list):
+        return sum(len(str(p.get("text", "")).split()) if p.get("type") == "text" else 85 for p in content)
+    return len(str(content or "").split())
+
+
 def _completion(body: dict[str, Any], answer: Any) -> dict[str, Any]:
     """A ChatCompletion object as OpenAI returns it, with rough whitespace token counts."""
     messages = [m for m in body["messages"] if isinstance(m, dict)]
-    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+    prompt_tokens = sum(_words(m.get("content", "")) for m in messages)
     message: dict[str, Any] = {"role": "assistant", "content": answer, "refusal": None}
     finish = "stop"
     if isinstance(answer, dict):  # the model calls tools

@@ -41,7 +41,10 @@ ERROR_MESSAGES = {
     21610: "Attempt to send to unsubscribed recipient",
     21612: "The 'To' phone number is not currently reachable via SMS",
     21614: "'To' number is not a valid mobile number",
+    21620: "Invalid media URL(s)",
+    21623: "Number of media files exceeds allowed limit",
 }
+MAX_MEDIA = 10
 _CODE_FOR_STATUS = {401: 20003, 404: 20404, 429: 20429, 500: 20500, 503: 20503}
 
 
@@ -81,6 +84,10 @@ class TwilioEmulator:
         self.created: list[float] = []
         # Every authenticated create request's form fields, accepted or not, in arrival order.
         self.requests: list[dict[str, str]] = []
+        # The MediaUrl fields of each of `requests` (a field that repeats, so not in the dict above).
+        self.request_media: list[list[str]] = []
+        # The media URLs of each created message, by its SID (Twilio's Media subresource).
+        self.media: dict[str, list[str]] = {}
         # Answers wait as these say, after the message is created (like a slow network on the way back).
         self.holds = Holds()
         # What stamps date_created: tests that compare it with their own clock set this to it.
@@ -95,6 +102,7 @@ class TwilioEmulator:
                 Route(f"{base}/Messages.json", self._create_message, methods=["POST"]),
                 Route(f"{base}/Messages.json", self._list_messages, methods=["GET"]),
                 Route(f"{base}/Messages/{{sid}}.json", self._fetch_message, methods=["GET"]),
+                Route(f"{base}/Messages/{{sid}}/Media.json", self._list_media, methods=["GET"]),
             ]
         )
 
@@ -116,6 +124,8 @@ class TwilioEmulator:
             self.messages.clear()
             self.created.clear()
             self.requests.clear()
+            self.request_media.clear()
+            self.media.clear()
             self._failures.clear()
             self._rejections.clear()
         self.holds.reset()
@@ -148,9 +158,12 @@ class TwilioEmulator:
     async def _create_message(self, request: Request) -> JSONResponse:
         if not self._authorized(request):
             return twilio_error(401)
-        form = {key: str(value) for key, value in (await request.form()).items()}
+        fields = await request.form()
+        form = {key: str(value) for key, value in fields.items()}
+        media = [str(url) for url in fields.getlist("MediaUrl")]
         with self._lock:
             self.requests.append(form)
+            self.request_media.append(media)
             failure = self._next_failure()
             rejection = self._rejections.get(form.get("To", ""))
         if failure is not None:
@@ -159,8 +172,12 @@ class TwilioEmulator:
         sender, service = form.get("From"), form.get("MessagingServiceSid")
         if not to:
             return twilio_error(400, 21604)
-        if not body:
+        if not body and not media:  # an MMS may carry media alone
             return twilio_error(400, 21602)
+        if len(media) > MAX_MEDIA:
+            return twilio_error(400, 21623)
+        if any(not url.startswith(("https://", "http://")) for url in media):
+            return twilio_error(400, 21620)
         if not (sender or service):
             return twilio_error(400, 21603)
         if rejection is not None:
@@ -169,9 +186,10 @@ class TwilioEmulator:
         if sender and not sender.startswith("+") and to.startswith("+1"):
             # Like Twilio: an alphanumeric sender ID reaches no US or Canadian number.
             return twilio_error(400, 21612, "The 'To' number can't be reached from an alphanumeric sender ID")
-        resource = self._message_resource(to, body, sender, service)
+        resource = self._message_resource(to, body or "", sender, service, len(media))
         with self._lock:
             self.messages.append(resource)
+            self.media[resource["sid"]] = media
             self.created.append(time.monotonic())
         await self.holds.wait()
         return JSONResponse(resource, status_code=201)
@@ -208,10 +226,23 @@ class TwilioEmulator:
             return twilio_error(404, 20404, f"The requested resource {request.url.path} was not found")
         return JSONResponse(found)
 
+    async def _list_media(self, request: Request) -> JSONResponse:
+        """A message's media, like Twilio's Media list (content types are what the URL said: unknown)."""
+        if not self._authorized(request):
+            return twilio_error(401)
+        sid = request.path_params["sid"]
+        with self._lock:
+            urls = self.media.get(sid)
+        if urls is None:
+            return twilio_error(404, 20404, f"The requested resource {request.url.path} was not found")
+        items = [{"sid": f"ME{index:032d}", "parent_sid": sid, "uri": url} for index, url in enumerate(urls)]
+        return JSONResponse({"media_list": items, "page": 0, "page_size": 50, "next_page_uri": None})
+
     def _message_resource(
-        self, to: str, body: str, sender: str | None, service: str | None
+        self, to: str, body: str, sender: str | None, service: str | None, media: int = 0
     ) -> dict[str, Any]:
-        sid = "SM" + secrets.token_hex(16)
+        # Like Twilio: an MMS has an MM SID, a text an SM one.
+        sid = ("MM" if media else "SM") + secrets.token_hex(16)
         now = format_datetime(self.clock(), usegmt=False)
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}"
         return {
@@ -227,7 +258,7 @@ class TwilioEmulator:
             # Like Twilio: a Messaging Service picks the number later, so `from` is null at first.
             "from": sender if not service else None,
             "messaging_service_sid": service,
-            "num_media": "0",
+            "num_media": str(media),
             "num_segments": str(count_segments(body).segments),
             "price": None,
             "price_unit": "USD",
