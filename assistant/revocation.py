@@ -267,6 +267,61 @@ RULES: tuple[PhraseRule, ...] = (
 )
 
 
+# The words every match of each rule contains, as its pattern reads ("stop*": a word starting so). A text
+# with none of them skips the rules, which is nearly every text: the rules' lookbehinds and alternations
+# cost tens of microseconds a text, this a few. tests/test_keywords.py checks each rule's examples.
+NEEDS: dict[str, str] = {
+    "polite_stop": "stop* unsub* opt* quit* revoke*",
+    "stop_texting": "stop*",
+    "stop_sending": "stop*",
+    "stop_messages": "stop*",
+    "dont_text": "don* not never*",
+    "unsubscribe_me": "unsub* opt*",
+    "wants_out": "unsub* opt* remov* stop*",
+    "remove_me": "remov* delet* erase* drop* take*",
+    "no_more_texts": "more",
+    "dont_want_texts": "don* not longer",
+    "cancel_texts": "cancel*",
+    "es_no_envien": "no",
+    "es_dejen_de": "dej* para pare paren",
+    "es_no_quiero": "no",
+    "es_darme_de_baja": "baja",
+    "es_borrar_lista": "lista",
+    "fr_arretez": "arret* cess* stop*",
+    "fr_ne_plus": "plus",
+    "fr_ne_veux_plus": "plus",
+    "fr_desabonnez_moi": "desabonn* desinscri* liste",
+    "de_keine_mehr": "mehr",
+    "de_nicht_mehr": "mehr auf",
+    "de_melden_sie_mich_ab": "mich",
+    "asks_how_to_stop": "stop* block* end",
+    "mentions_opt_out": "unsub* opt* baja desuscrib* desabonn* desinscri* abbestell*",
+    "de_asks_how": "wie",
+    "why_texts": "why",
+    "who_is_this": "who*",
+    "how_got_number": "number",
+    "wrong_number": "wrong",
+}
+if set(NEEDS) != {rule.name for rule in RULES}:
+    raise RuntimeError("every phrase rule needs its entry in NEEDS, and only they")
+_NEEDED = [needed for words in NEEDS.values() for needed in words.split()]
+_NEEDED_PREFIXES = tuple(sorted({needed[:-1] for needed in _NEEDED if needed.endswith("*")}))
+_NEEDED_WORDS = frozenset(needed for needed in _NEEDED if not needed.endswith("*"))
+# Letters only: the rules' words sit between \b, spaces or punctuation, and an apostrophe splits "don't".
+_WORDS = re.compile(r"[a-z]+")
+
+
+def may_match(folded: str, needs: str | None = None) -> bool:
+    """Whether a folded text has a word some rule (or the one rule these `needs` are of) needs."""
+    prefixes, words = (_NEEDED_PREFIXES, _NEEDED_WORDS) if needs is None else _split(needs)
+    return any(word in words or word.startswith(prefixes) for word in _WORDS.findall(folded))
+
+
+def _split(needs: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    listed = needs.split()
+    return tuple(n[:-1] for n in listed if n.endswith("*")), frozenset(n for n in listed if "*" not in n)
+
+
 # Any rule at all, in one pass: most texts match none, and then the rules need not be tried one by one.
 _ANY_RULE = re.compile("|".join(f"(?:{rule.pattern.pattern})" for rule in RULES))
 
@@ -274,7 +329,7 @@ _ANY_RULE = re.compile("|".join(f"(?:{rule.pattern.pattern})" for rule in RULES)
 def classify_phrase(text: str) -> PhraseMatch | None:
     """The first rule a message matches, clear revocations before doubtful ones; None for conversation."""
     folded = fold(text)
-    if _ANY_RULE.search(folded) is None:
+    if not may_match(folded) or _ANY_RULE.search(folded) is None:
         return None
     for rule in RULES:
         if rule.pattern.search(folded):

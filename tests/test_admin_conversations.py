@@ -12,16 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.staff import add_staff, form_token, sign_in, token
+from tests.support.staff import form_token, signed_in
 
 CUSTOMER = "+14155550123"
 THREAD = "/admin/conversations/%2B14155550123"
-
-
-async def _signed_in(app) -> str:
-    await add_staff(app.runtime)
-    await sign_in(app.client)
-    return await token(app.client)
 
 
 async def test_the_list_puts_numbers_needing_staff_first_then_newest(
@@ -37,7 +31,7 @@ async def test_the_list_puts_numbers_needing_staff_first_then_newest(
         ):
             await app.text(text, phone=phone)
             await app.settle()  # one at a time, so "newest" is well defined
-        await _signed_in(app)
+        await signed_in(app)
         page = (await app.client.get("/admin/conversations")).text
 
     order = re.findall(r"<a href=\"/admin/conversations/%2B\d+\">(\+\d+)</a>", page)
@@ -54,7 +48,7 @@ async def test_take_over_reply_and_release(twilio, llm, twilio_settings, start_a
     async with start_app(twilio_settings()) as app:
         await app.text("hi")
         await app.settle()
-        csrf = await _signed_in(app)
+        csrf = await signed_in(app)
         taken = await app.client.post(f"{THREAD}/takeover", data={"csrf_token": csrf})
         assert taken.status_code == 303
         asked = len(llm.requests)
@@ -97,7 +91,7 @@ async def test_a_takeover_ends_by_itself_after_the_configured_time(
     llm.reply_with("Back to the bot.")
     now = [datetime(2026, 11, 23, 15, 0, tzinfo=UTC)]
     async with start_app(twilio_settings(takeover_minutes=30), clock=lambda: now[0]) as app:
-        csrf = await _signed_in(app)
+        csrf = await signed_in(app)
         await app.text("hello")
         await app.settle()
         await app.client.post(f"{THREAD}/takeover", data={"csrf_token": csrf})
@@ -114,7 +108,7 @@ async def test_staff_cannot_text_a_number_that_opted_out(twilio, llm, twilio_set
     async with start_app(twilio_settings()) as app:
         await app.text("STOP")
         await app.settle()
-        csrf = await _signed_in(app)
+        csrf = await signed_in(app)
         before = len(twilio.messages)
         response = await app.client.post(
             f"{THREAD}/reply", data={"csrf_token": csrf, "body": "Please come back"}
@@ -131,7 +125,7 @@ async def test_a_reply_longer_than_the_segment_budget_is_refused_not_cut(
     async with start_app(twilio_settings()) as app:
         await app.text("hi")
         await app.settle()
-        csrf = await _signed_in(app)
+        csrf = await signed_in(app)
         before = len(twilio.messages)
         response = await app.client.post(f"{THREAD}/reply", data={"csrf_token": csrf, "body": "word " * 100})
         assert response.status_code == 400 and "4 SMS segments" in response.text
@@ -142,7 +136,7 @@ async def test_the_opt_out_page_and_its_csv(make_settings, start_app) -> None:
     async with start_app(make_settings()) as app:
         await app.client.post("/sandbox/messages", json={"from": CUSTOMER, "body": "STOP"})
         await app.settle()
-        await _signed_in(app)
+        await signed_in(app)
         page = await app.client.get("/admin/optouts")
         assert "+14155550123" in page.text and "opted out" in page.text
         export = await app.client.get("/admin/optouts.csv?history=1")
@@ -159,7 +153,7 @@ async def test_the_playground_answers_without_texting_or_booking(
         'Booked you in! [ACTION:SCHEDULE service="Yoga" start="2026-12-01T18:00"] [ACTION:INFO topic="hours"]'
     )
     async with start_app(twilio_settings()) as app:
-        await _signed_in(app)
+        await signed_in(app)
         editor = await app.client.get("/admin/prompts/system")
         shipped = await app.runtime.renderer.source.shipped("system")
         response = await app.client.post(
@@ -194,7 +188,7 @@ async def test_the_playground_shows_native_tool_calls_and_what_each_returned(
     call = {"name": "SCHEDULE", "arguments": '{"service": "Yoga", "start": "2026-12-01T18:00"}'}
     llm.script([{"tool_calls": [call]}, "You're booked for yoga on Tuesday at 6!"])
     async with start_app(twilio_settings()) as app:
-        await _signed_in(app)
+        await signed_in(app)
         editor = await app.client.get("/admin/prompts/system")
         response = await app.client.post(
             "/admin/prompts/system/playground",

@@ -13,7 +13,7 @@ from assistant.keywords import (
     classify_phrase,
     normalise,
 )
-from assistant.revocation import RULES, fold
+from assistant.revocation import NEEDS, RULES, fold, may_match
 
 ALL = KeywordSet.build()
 
@@ -194,96 +194,106 @@ def test_a_bare_affirmative_is_still_a_keyword() -> None:
     assert classify_phrase("yes") is None
 
 
-@pytest.mark.parametrize(
-    ("text", "rule"),
-    [
-        ("please stop texting me", "stop_texting"),
-        ("stop texting me", "stop_texting"),
-        ("STOP TEXTING ME!!", "stop_texting"),
-        ("stop messaging me", "stop_texting"),
-        ("can you stop texting me?", "stop_texting"),
-        ("I’m done, stop texting me", "stop_texting"),
-        ("stop sending me texts", "stop_sending"),
-        ("stop sending me messages", "stop_sending"),
-        ("Can you please stop sending me these messages?", "stop_sending"),
-        ("stop sending me!", "stop_sending"),
-        ("stop all messages", "stop_messages"),
-        ("stop these texts", "stop_messages"),
-        ("don't text me anymore", "dont_text"),
-        ("don’t text me", "dont_text"),
-        ("do not text me again", "dont_text"),
-        ("dont contact me", "dont_text"),
-        ("never text me again", "dont_text"),
-        ("unsubscribe me", "unsubscribe_me"),
-        ("opt me out", "unsubscribe_me"),
-        ("I want to unsubscribe", "wants_out"),
-        ("I'd like to opt out of these texts", "wants_out"),
-        ("I want to opt out", "wants_out"),
-        ("i want to stop getting these texts", "wants_out"),
-        ("remove me from your list", "remove_me"),
-        ("remove my number", "remove_me"),
-        ("Please remove me.", "remove_me"),
-        ("take me off your list", "remove_me"),
-        ("take me off your texts", "remove_me"),
-        ("no more texts please", "no_more_texts"),
-        ("I don't want these texts anymore", "dont_want_texts"),
-        ("I don’t want these texts anymore", "dont_want_texts"),
-        ("we no longer want reminders", "dont_want_texts"),
-        ("cancel my subscription to these texts", "cancel_texts"),
-        ("cancel my text reminders", "cancel_texts"),
-        ("please stop", "polite_stop"),
-        ("Stop please!", "polite_stop"),
-        ("STOP NOW", "polite_stop"),
-        ("stop, please", "polite_stop"),
-        ("unsubscribe pls 🙏", "polite_stop"),
-        ("no me envíen más mensajes", "es_no_envien"),
-        ("no me escriban más", "es_no_envien"),
-        ("dejen de enviarme mensajes", "es_dejen_de"),
-        ("deja de escribirme", "es_dejen_de"),
-        ("ya no quiero recibir mensajes", "es_no_quiero"),
-        ("no más mensajes por favor", "es_no_quiero"),
-        ("Quiero darme de baja", "es_darme_de_baja"),
-        ("bórrenme de su lista", "es_borrar_lista"),
-        ("Arrêtez de m'envoyer des messages", "fr_arretez"),
-        ("arretez de m’envoyer des messages", "fr_arretez"),
-        ("ne m'envoyez plus de messages", "fr_ne_plus"),
-        ("merci de ne plus me contacter", "fr_ne_plus"),
-        ("je ne veux plus recevoir vos messages", "fr_ne_veux_plus"),
-        ("désabonnez-moi", "fr_desabonnez_moi"),
-        ("je veux me désinscrire", "fr_desabonnez_moi"),
-        ("keine SMS mehr", "de_keine_mehr"),
-        ("bitte keine weiteren Nachrichten mehr", "de_keine_mehr"),
-        ("schreiben Sie mir nicht mehr", "de_nicht_mehr"),
-        ("hört auf, mir zu schreiben", "de_nicht_mehr"),
-        ("melden Sie mich ab", "de_melden_sie_mich_ab"),
-    ],
-)
+CLEAR = [
+    ("please stop texting me", "stop_texting"),
+    ("stop texting me", "stop_texting"),
+    ("STOP TEXTING ME!!", "stop_texting"),
+    ("stop messaging me", "stop_texting"),
+    ("can you stop texting me?", "stop_texting"),
+    ("I’m done, stop texting me", "stop_texting"),
+    ("stop sending me texts", "stop_sending"),
+    ("stop sending me messages", "stop_sending"),
+    ("Can you please stop sending me these messages?", "stop_sending"),
+    ("stop sending me!", "stop_sending"),
+    ("stop all messages", "stop_messages"),
+    ("stop these texts", "stop_messages"),
+    ("don't text me anymore", "dont_text"),
+    ("don’t text me", "dont_text"),
+    ("do not text me again", "dont_text"),
+    ("dont contact me", "dont_text"),
+    ("never text me again", "dont_text"),
+    ("unsubscribe me", "unsubscribe_me"),
+    ("opt me out", "unsubscribe_me"),
+    ("I want to unsubscribe", "wants_out"),
+    ("I'd like to opt out of these texts", "wants_out"),
+    ("I want to opt out", "wants_out"),
+    ("i want to stop getting these texts", "wants_out"),
+    ("remove me from your list", "remove_me"),
+    ("remove my number", "remove_me"),
+    ("Please remove me.", "remove_me"),
+    ("take me off your list", "remove_me"),
+    ("take me off your texts", "remove_me"),
+    ("no more texts please", "no_more_texts"),
+    ("I don't want these texts anymore", "dont_want_texts"),
+    ("I don’t want these texts anymore", "dont_want_texts"),
+    ("we no longer want reminders", "dont_want_texts"),
+    ("cancel my subscription to these texts", "cancel_texts"),
+    ("cancel my text reminders", "cancel_texts"),
+    ("please stop", "polite_stop"),
+    ("Stop please!", "polite_stop"),
+    ("STOP NOW", "polite_stop"),
+    ("stop, please", "polite_stop"),
+    ("unsubscribe pls 🙏", "polite_stop"),
+    ("no me envíen más mensajes", "es_no_envien"),
+    ("no me escriban más", "es_no_envien"),
+    ("dejen de enviarme mensajes", "es_dejen_de"),
+    ("deja de escribirme", "es_dejen_de"),
+    ("ya no quiero recibir mensajes", "es_no_quiero"),
+    ("no más mensajes por favor", "es_no_quiero"),
+    ("Quiero darme de baja", "es_darme_de_baja"),
+    ("bórrenme de su lista", "es_borrar_lista"),
+    ("Arrêtez de m'envoyer des messages", "fr_arretez"),
+    ("arretez de m’envoyer des messages", "fr_arretez"),
+    ("ne m'envoyez plus de messages", "fr_ne_plus"),
+    ("merci de ne plus me contacter", "fr_ne_plus"),
+    ("je ne veux plus recevoir vos messages", "fr_ne_veux_plus"),
+    ("désabonnez-moi", "fr_desabonnez_moi"),
+    ("je veux me désinscrire", "fr_desabonnez_moi"),
+    ("keine SMS mehr", "de_keine_mehr"),
+    ("bitte keine weiteren Nachrichten mehr", "de_keine_mehr"),
+    ("schreiben Sie mir nicht mehr", "de_nicht_mehr"),
+    ("hört auf, mir zu schreiben", "de_nicht_mehr"),
+    ("melden Sie mich ab", "de_melden_sie_mich_ab"),
+]
+
+
+@pytest.mark.parametrize(("text", "rule"), CLEAR)
 def test_clear_revocations(text: str, rule: str) -> None:
     assert classify_phrase(text) == PhraseMatch("opt_out", rule)
 
 
-@pytest.mark.parametrize(
-    ("text", "rule"),
-    [
-        ("how do I unsubscribe?", "mentions_opt_out"),
-        ("can I opt out?", "mentions_opt_out"),
-        ("unsubscribe from the newsletter", "mentions_opt_out"),
-        ("¿Cómo me doy de baja?", "mentions_opt_out"),
-        ("quiero darme de baja del gimnasio", "mentions_opt_out"),
-        ("comment me désabonner ?", "mentions_opt_out"),
-        ("is there a way to stop these?", "asks_how_to_stop"),
-        ("how do i stop getting these texts?", "asks_how_to_stop"),
-        ("wie kann ich mich abmelden?", "de_asks_how"),
-        ("why am I getting these texts", "why_texts"),
-        ("why are you texting me?", "why_texts"),
-        ("who is this? how did you get my number", "who_is_this"),
-        ("Who's this?", "who_is_this"),
-        ("how did you get my number", "how_got_number"),
-        ("sorry, wrong number", "wrong_number"),
-    ],
-)
+DOUBTFUL = [
+    ("how do I unsubscribe?", "mentions_opt_out"),
+    ("can I opt out?", "mentions_opt_out"),
+    ("unsubscribe from the newsletter", "mentions_opt_out"),
+    ("¿Cómo me doy de baja?", "mentions_opt_out"),
+    ("quiero darme de baja del gimnasio", "mentions_opt_out"),
+    ("comment me désabonner ?", "mentions_opt_out"),
+    ("is there a way to stop these?", "asks_how_to_stop"),
+    ("how do i stop getting these texts?", "asks_how_to_stop"),
+    ("wie kann ich mich abmelden?", "de_asks_how"),
+    ("why am I getting these texts", "why_texts"),
+    ("why are you texting me?", "why_texts"),
+    ("who is this? how did you get my number", "who_is_this"),
+    ("Who's this?", "who_is_this"),
+    ("how did you get my number", "how_got_number"),
+    ("sorry, wrong number", "wrong_number"),
+]
+
+
+@pytest.mark.parametrize(("text", "rule"), DOUBTFUL)
 def test_doubtful_revocations(text: str, rule: str) -> None:
     assert classify_phrase(text) == PhraseMatch("doubtful", rule)
+
+
+@pytest.mark.parametrize("text", [text for text, _ in CLEAR + DOUBTFUL])
+def test_every_rule_match_has_a_word_the_shortcut_looks_for(text: str) -> None:
+    folded = fold(text)
+    matches = [(rule, found) for rule in RULES if (found := rule.pattern.search(folded))]
+    assert matches
+    for rule, found in matches:
+        # Its own stretch of the text, with a space either side for the \b the rule saw there.
+        assert may_match(f" {found.group()} ", NEEDS[rule.name]), (rule.name, found.group())
 
 
 def test_every_rule_has_a_unique_name_and_clear_rules_come_first() -> None:

@@ -6,16 +6,10 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.tables import Message
-from tests.support.staff import add_staff, sign_in, token
+from tests.support.staff import signed_in
 
 CUSTOMER = "+14155550123"
 THREAD = "/admin/conversations/%2B14155550123"
-
-
-async def _signed_in(app) -> str:
-    await add_staff(app.runtime)
-    await sign_in(app.client)
-    return await token(app.client)
 
 
 async def _outbound(app) -> int:
@@ -32,7 +26,7 @@ async def test_a_staff_reply_with_an_image_reaches_twilio_and_shows_in_the_threa
     async with start_app(twilio_settings()) as app:
         await app.text("where's the door?")
         await app.settle()
-        csrf = await _signed_in(app)
+        csrf = await signed_in(app)
         sent = await app.client.post(
             f"{THREAD}/reply", data={"csrf_token": csrf, "body": "This is the door.", "media": f"{url}\n"}
         )
@@ -50,7 +44,7 @@ async def test_an_image_alone_may_be_sent(twilio, llm, twilio_settings, start_ap
     async with start_app(twilio_settings()) as app:
         await app.text("hi")
         await app.settle()
-        csrf = await _signed_in(app)
+        csrf = await signed_in(app)
         sent = await app.client.post(
             f"{THREAD}/reply", data={"csrf_token": csrf, "body": "", "media": media[1] + "map.png"}
         )
@@ -76,7 +70,7 @@ async def test_media_that_cannot_go_get_a_clear_400_and_nothing_is_written(
     async with start_app(twilio_settings()) as app:
         await app.text("hi")
         await app.settle()
-        csrf = await _signed_in(app)
+        csrf = await signed_in(app)
         before, sent_before = await _outbound(app), len(twilio.requests)
         listed = "\n".join(media[1] + name for name in names)
         refused = await app.client.post(
@@ -96,7 +90,7 @@ async def test_a_non_https_url_is_refused_before_any_request(
     async with start_app(twilio_settings()) as app:
         await app.text("hi")
         await app.settle()
-        csrf = await _signed_in(app)
+        csrf = await signed_in(app)
         refused = await app.client.post(
             f"{THREAD}/reply",
             data={"csrf_token": csrf, "body": "x", "media": "javascript:alert(1)"},
@@ -121,7 +115,7 @@ async def test_a_customers_images_show_as_links_with_their_type(
             MediaContentType1="image/png",
         )
         await app.settle()
-        await _signed_in(app)
+        await signed_in(app)
         page = (await app.client.get(THREAD)).text
 
     assert (

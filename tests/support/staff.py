@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 
@@ -39,3 +40,10 @@ async def token(client: httpx.AsyncClient, path: str = "/admin/prompts") -> str:
     page = await client.get(path)
     assert page.status_code == 200, page.text
     return form_token(page.text)
+
+
+async def signed_in(app: Any) -> str:
+    """A staff member added and signed in on `app`'s client; returns the session's form token."""
+    await add_staff(app.runtime)
+    await sign_in(app.client)
+    return await token(app.client)
