@@ -142,6 +142,12 @@ def test_the_offer_of_a_person_works_in_each_language(
     assert "[ACTION:HANDOFF" in engine.reply([{"role": "user", "content": word}], answer)
 
 
+def test_media_with_words_it_cannot_place_is_taken_as_about_the_picture(engine: OfflineEngine) -> None:
+    reply = ask(engine, "is this the right entrance?", attachments=("image/jpeg",))
+    assert reply.startswith("Thanks for the picture! I can't see images here. Reply AGENT")
+    assert ask(engine, "is this the right entrance?").startswith("Sorry, I didn't quite get that.")
+
+
 def test_media_with_a_question_answers_the_question(engine: OfflineEngine) -> None:
     reply = ask(engine, "how much is spin?", attachments=("image/jpeg",))
 

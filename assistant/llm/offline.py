@@ -121,7 +121,10 @@ class OfflineEngine:
         thread = follow(messages, self._reader, language)
         request = self._continued(reading, thread, upcoming) or self._fresh(reading, thread)
         handler = self._handlers.get(request.intent or "")
-        return handler(request, upcoming) if handler else phrases.reply(language, "unknown")
+        if handler is not None:
+            return handler(request, upcoming)
+        # Words it can't place beside a picture are most likely about the picture, which it can't see.
+        return self._media(media, language) if media else phrases.reply(language, "unknown")
 
     def _fresh(self, reading: Reading, thread: Thread) -> Request:
         """The request a text makes on its own ("book it" books the service just talked about)."""
