@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import phonenumbers
+from assistant.phones import region_of
 
 # USD per SMS segment, roughly Twilio's list prices: the US and Canada, Western Europe, and everywhere else.
 NORTH_AMERICA = ("US", "CA")
@@ -32,17 +32,6 @@ DEFAULT_PRICES = {
 }
 # USD per MMS, whatever its length: Twilio sends MMS only in the US and Canada (elsewhere it is an SMS).
 DEFAULT_MMS_PRICES = dict.fromkeys(NORTH_AMERICA, 0.02)
-
-
-def region_of(number: str) -> str | None:
-    """The region code of a number (E.164): its own, or its country code's main one if not allocated."""
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return None
-    return phonenumbers.region_code_for_number(parsed) or phonenumbers.region_code_for_country_code(
-        parsed.country_code
-    )
 
 
 class SmsPrices:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from assistant.phones import regions
 from assistant.settings import ConfigError, Settings
 from assistant.sms.sandbox import DEFAULT_SENDER
 from assistant.text_kinds import ONE_WAY_KINDS
@@ -88,17 +89,6 @@ def _problem(region: str, sender: str) -> str | None:
     return None
 
 
-def region_of(phone: str) -> tuple[str | None, str | None]:
-    """The number's own region, and its country code's main one (a +44 Guernsey number: GG, GB)."""
-    try:
-        number = phonenumbers.parse(phone, None)
-    except phonenumbers.NumberParseException:
-        return None, None
-    return phonenumbers.region_code_for_number(number), phonenumbers.region_code_for_country_code(
-        number.country_code
-    )
-
-
 class Senders:
     """Chooses each text's sender, which ones the gateway must be told of, and how fast each may go."""
 
@@ -147,7 +137,7 @@ class Senders:
             # Answered from the number they texted: a country's own, or the default (or a Messaging
             # Service's, which the gateway sends the default way: see `explicit`).
             return texted
-        own, main = region_of(phone)
+        own, main = regions(phone)
         entry = self._countries.get(own or "") or self._countries.get(main or "")
         # A sender ID can't be texted back, so only texts that expect no answer go from one.
         if entry is None or (entry.one_way and kind not in ONE_WAY_KINDS):

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from assistant.errors import SmsError
-from assistant.pricing import region_of
+from assistant.phones import region_of
 
 # Twilio: up to 10 media per message, 5 MB for the message and its media together.
 # https://www.twilio.com/docs/messaging/guides/accepted-mime-types, errors 21623 and 63034.
