@@ -240,7 +240,7 @@ class Sender:
             # never waits: whatever is before it will be suppressed.)
             await self._outbox.put_back(message, clearance.behind)
             return Delivery("queued", reason="an earlier text to this number is waiting to be retried")
-        if pacing is not None and turn is not None and turn.at is not None:
+        if turn is not None and turn.at is not None:  # a turn comes only from pacing
             # On the slot plus the checks' allowance: under a second after the stamp (inside stale_seconds).
             await pacing.hand_over_at(turn.at)
         try:

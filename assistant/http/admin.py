@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.http import admin_conversations, admin_overview, admin_prompts, admin_records
 from assistant.http.admin_auth import DEVICE_SECONDS, SESSION_SECONDS, StaffSession
-from assistant.http.admin_console import console_of, open_console, page
+from assistant.http.admin_console import console_of, content_security_policy, open_console, page
 from assistant.http.bodies import read_body, replay
 from assistant.http.proxies import client_address
 
@@ -26,10 +26,7 @@ DEVICE_COOKIE = "sms_admin_device"
 MAX_FORM_BYTES = 256 * 1024
 SECURITY_HEADERS = {
     # No script at all, forms only to ourselves, never framed (clickjacking), nothing cached.
-    "content-security-policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
+    "content-security-policy": content_security_policy(),
     "x-frame-options": "DENY",
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",

@@ -45,6 +45,14 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "admin"
 SIGNING_KEY_NAME = "session-signing"
 
 
+def content_security_policy(images: str = "'self' data:") -> str:
+    """The console's policy: no script at all, forms only to ourselves, never framed; images from `images`."""
+    return (
+        f"default-src 'none'; style-src 'unsafe-inline'; img-src {images}; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
 @dataclass
 class Console:
     """Everything the /admin pages work with (and nothing more), built once per app from the runtime."""

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from assistant.http.admin_console import Console, console_of, page
+from assistant.http.admin_console import Console, console_of, content_security_policy, page
 from assistant.segments import count_segments, smart_encode
 from assistant.sms.media import MAX_MEDIA, Media, MediaError
 from storage.consent import to_csv
@@ -19,10 +19,7 @@ E164 = re.compile(r"\+[1-9]\d{6,14}")
 THREAD_LIMIT = 500
 # The thread shows what staff attached as thumbnails: public https images (Twilio fetched them), so the
 # page may load https images; everything else stays as strict as the rest of the console.
-THREAD_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: https:; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
+THREAD_CSP = content_security_policy(images="'self' data: https:")
 # How each ledger entry came about, in staff's words.
 SOURCES = {
     "keyword": "texted a keyword",
