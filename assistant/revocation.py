@@ -304,34 +304,59 @@ NEEDS: dict[str, str] = {
 }
 if set(NEEDS) != {rule.name for rule in RULES}:
     raise RuntimeError("every phrase rule needs its entry in NEEDS, and only they")
-_NEEDED = [needed for words in NEEDS.values() for needed in words.split()]
-_NEEDED_PREFIXES = tuple(sorted({needed[:-1] for needed in _NEEDED if needed.endswith("*")}))
-_NEEDED_WORDS = frozenset(needed for needed in _NEEDED if not needed.endswith("*"))
 # Letters only: the rules' words sit between \b, spaces or punctuation, and an apostrophe splits "don't".
 _WORDS = re.compile(r"[a-z]+")
 
 
-def may_match(folded: str, needs: str | None = None) -> bool:
-    """Whether a folded text has a word some rule (or the one rule these `needs` are of) needs."""
-    prefixes, words = (_NEEDED_PREFIXES, _NEEDED_WORDS) if needs is None else _split(needs)
+def _needed(listed: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """NEEDS' words for one rule: whole words, and prefixes (a word starting so)."""
+    needed = listed.split()
+    return frozenset(n for n in needed if "*" not in n), tuple(n[:-1] for n in needed if n.endswith("*"))
+
+
+def _rules_by(needs: dict[str, str]) -> tuple[dict[str, frozenset[int]], dict[str, frozenset[int]]]:
+    """Which rules (by index in RULES) each needed word, and each needed prefix, may start."""
+    by_word: dict[str, set[int]] = {}
+    by_prefix: dict[str, set[int]] = {}
+    for index, rule in enumerate(RULES):
+        words, prefixes = _needed(needs[rule.name])
+        for word in words:
+            by_word.setdefault(word, set()).add(index)
+        for prefix in prefixes:
+            by_prefix.setdefault(prefix, set()).add(index)
+    return (
+        {word: frozenset(rules) for word, rules in by_word.items()},
+        {prefix: frozenset(rules) for prefix, rules in by_prefix.items()},
+    )
+
+
+_BY_WORD, _BY_PREFIX = _rules_by(NEEDS)
+_PREFIXES = tuple(_BY_PREFIX)
+
+
+def _candidates(folded: str) -> list[int]:
+    """The rules a folded text may match, in RULES' order: those whose words it has."""
+    hits = [word for word in _WORDS.findall(folded) if word in _BY_WORD or word.startswith(_PREFIXES)]
+    if not hits:  # nearly every text
+        return []
+    found: set[int] = set()
+    for word in hits:
+        found.update(_BY_WORD.get(word, ()))
+        found.update(*(rules for prefix, rules in _BY_PREFIX.items() if word.startswith(prefix)))
+    return sorted(found)
+
+
+def may_match(folded: str, needs: str) -> bool:
+    """Whether a folded text has a word the rule with these `needs` needs."""
+    words, prefixes = _needed(needs)
     return any(word in words or word.startswith(prefixes) for word in _WORDS.findall(folded))
-
-
-def _split(needs: str) -> tuple[tuple[str, ...], frozenset[str]]:
-    listed = needs.split()
-    return tuple(n[:-1] for n in listed if n.endswith("*")), frozenset(n for n in listed if "*" not in n)
-
-
-# Any rule at all, in one pass: most texts match none, and then the rules need not be tried one by one.
-_ANY_RULE = re.compile("|".join(f"(?:{rule.pattern.pattern})" for rule in RULES))
 
 
 def classify_phrase(text: str) -> PhraseMatch | None:
     """The first rule a message matches, clear revocations before doubtful ones; None for conversation."""
     folded = fold(text)
-    if not may_match(folded) or _ANY_RULE.search(folded) is None:
-        return None
-    for rule in RULES:
+    for index in _candidates(folded):  # most texts have none of the rules' words: nothing is searched
+        rule = RULES[index]
         if rule.pattern.search(folded):
             return PhraseMatch(rule.kind, rule.name)
     return None

@@ -10,8 +10,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Executable, Select, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -20,6 +18,7 @@ from storage.batching import padded, power_of_two_parts
 from storage.clock import Clock
 from storage.consent import OPTED_IN, state_of
 from storage.customers import get_or_create_customer
+from storage.inbound_batch import insert_inbounds
 from storage.spend import LlmUse, llm_insert
 from storage.staff_tables import Takeover
 from storage.tables import Customer, Message
@@ -40,53 +39,6 @@ class InboundText:
     body: str
     media: list[dict[str, str]]
     opt_out_type: str | None = None  # set when Twilio Advanced Opt-Out already handled a keyword
-
-
-@dataclass(frozen=True, slots=True)
-class _InboundStatements:
-    """The hot path's two statements: create the customers a batch needs, then insert its texts."""
-
-    customers: Executable
-    messages: Executable
-
-
-@cache
-def _inbound_statements(dialect: str) -> _InboundStatements:
-    """Built once per dialect with bound parameters, so SQLAlchemy compiles each once."""
-    messages, customers = Message.__table__, Customer.__table__
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    # Every parameter is named once: batched VALUES rows number their parameters by name.
-    new_customers = (
-        insert(customers)
-        .values(
-            phone=bindparam("phone"), created_at=bindparam("created_at"), updated_at=bindparam("updated_at")
-        )
-        .on_conflict_do_nothing(index_elements=["phone"])
-    )
-    by_phone = customers.c.phone == bindparam("customer_phone")
-    customer_id = select(customers.c.id).where(by_phone).scalar_subquery()
-    new_messages = (
-        insert(messages)
-        .values(
-            sid=bindparam("sid"),
-            direction="inbound",
-            kind="inbound",
-            customer_id=customer_id,
-            phone=bindparam("phone"),
-            from_number=bindparam("from_number"),
-            to_number=bindparam("to_number"),
-            body=bindparam("body"),
-            media=bindparam("media", type_=messages.c.media.type),
-            status="received",
-            turn_state="pending",
-            details=bindparam("details", type_=messages.c.details.type),
-            created_at=bindparam("created_at"),
-            updated_at=bindparam("updated_at"),
-        )
-        .on_conflict_do_nothing(index_elements=["sid"])
-        .returning(messages.c.id, messages.c.sid)
-    )
-    return _InboundStatements(customers=new_customers, messages=new_messages)
 
 
 def _row_values(message: Message) -> dict[str, Any]:
@@ -243,24 +195,16 @@ class MessageLog:
         rows = [
             {
                 "sid": text.sid,
-                "customer_phone": text.from_number,
                 "phone": text.from_number,
-                "from_number": text.from_number,
                 "to_number": text.to_number,
                 "body": text.body,
                 "media": text.media,
-                "created_at": now,
-                "updated_at": now,
                 "details": {"opt_out_type": text.opt_out_type.upper()} if text.opt_out_type else {},
             }
             for text in first.values()
         ]
-        statements = _inbound_statements(self._engine.dialect.name)
-        phones = sorted({text.from_number for text in texts})  # one order for every batch: no deadlocks
         async with self._engine.begin() as connection:
-            customers = [{"phone": phone, "created_at": now, "updated_at": now} for phone in phones]
-            await connection.execute(statements.customers, customers)
-            inserted = {row.sid: row.id for row in await connection.execute(statements.messages, rows)}
+            inserted = await insert_inbounds(connection, rows, now)
             known: dict[str, int] = {}
             if retried := [sid for sid in first if sid not in inserted]:  # Twilio delivered these before
                 found = select(Message.sid, Message.id).where(Message.sid.in_(retried))
