@@ -70,7 +70,7 @@ from storage.reply_guard import ReplyGuard
 from storage.spend import SpendBook
 from storage.staff_alerts import StaffAlertBook
 from storage.takeovers import TakeoverBook
-from storage.turn_queue import STREAM, TurnQueue
+from storage.turn_queue import STREAM, MemoryTurnQueue, RedisTurnQueue, TurnQueue
 
 RATE_HEADROOM = 0.03  # the share of the sender's rate left unused (see _pacing)
 
@@ -234,7 +234,13 @@ def build_services(clients: Clients, *, turn_stream: str = STREAM) -> Runtime:
     messages = MessageLog(sessions, clock=clock, consent_scope=settings.consent_scope)
     consent = ConsentBook(sessions, redis, scope=settings.consent_scope, clock=clock)
     consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    queue = TurnQueue(redis, consumer=consumer, lease_seconds=settings.turn_lease_seconds, stream=turn_stream)
+    queue: TurnQueue
+    if settings.redis_in_process:  # a Redis only this process sees: the queue can live in its memory as well
+        queue = MemoryTurnQueue(consumer=consumer, lease_seconds=settings.turn_lease_seconds)
+    else:
+        queue = RedisTurnQueue(
+            redis, consumer=consumer, lease_seconds=settings.turn_lease_seconds, stream=turn_stream
+        )
     keywords = clients.business.keywords.keyword_set()
     inbound = Inbound(
         messages=messages, consent=consent, keywords=keywords, queue=queue, parked=ParkedTexts(redis)

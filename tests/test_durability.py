@@ -10,7 +10,7 @@ from assistant.runtime import open_runtime
 from assistant.worker import SHUTDOWN_GRACE_SECONDS
 from storage.messages import AlreadyAnswered, Closing, InboundText
 from storage.tables import Message
-from storage.turn_queue import GROUP, TurnQueue
+from storage.turn_queue import MemoryTurnQueue, RedisTurnQueue
 from tests.support.waiting import eventually
 
 PHONE = "+14155550177"
@@ -77,25 +77,24 @@ async def test_a_worker_stopping_mid_burst_leaves_the_burst_for_the_next_worker(
         await runtime.inbound.accept(_text("SM" + "8" * 32, "hello"))
         stopping = asyncio.Event()
         running = asyncio.create_task(runtime.worker().run(stopping))
-        redis, stream = runtime.clients.redis, runtime.queue.stream
         # The worker has taken the job, and its turn waits for the burst to settle.
-        await eventually(lambda: redis.xpending(stream, GROUP), until=lambda pending: pending["pending"] >= 1)
+        await eventually(runtime.queue.depth, until=lambda depth: depth[1] >= 1)
         stopping.set()
         # At once, not after the shutdown grace: nothing had been done for the burst yet.
         await asyncio.wait_for(running, timeout=SHUTDOWN_GRACE_SECONDS / 2)
-        left = await redis.xpending(stream, GROUP)
+        _, left = await runtime.queue.depth()
         waiting = await runtime.messages.pending_phones()
         sent = runtime.clients.gateway.sent_to(PHONE)
-    assert left["pending"] >= 1  # unacknowledged: the next worker claims it
+    assert left >= 1  # unacknowledged: the next worker claims it
     assert waiting == [PHONE] and sent == []
 
 
 async def test_unacknowledged_jobs_are_claimed_again_after_the_lease(make_settings, clock) -> None:
     settings = make_settings()
     async with open_runtime(settings, clock=clock) as runtime:
-        dead = TurnQueue(runtime.clients.redis, consumer="dead", lease_seconds=0.2)
-        patient = TurnQueue(runtime.clients.redis, consumer="patient", lease_seconds=3600)
-        alive = TurnQueue(runtime.clients.redis, consumer="alive", lease_seconds=0.2)
+        dead = RedisTurnQueue(runtime.clients.redis, consumer="dead", lease_seconds=0.2)
+        patient = RedisTurnQueue(runtime.clients.redis, consumer="patient", lease_seconds=3600)
+        alive = RedisTurnQueue(runtime.clients.redis, consumer="alive", lease_seconds=0.2)
         await dead.ensure_group()
         await dead.enqueue_many([PHONE])
         taken = await dead.take(10, block_ms=100)
@@ -107,6 +106,21 @@ async def test_unacknowledged_jobs_are_claimed_again_after_the_lease(make_settin
         after_ack = await alive.take(10, block_ms=50)
     assert [job.id for job in again] == [taken[0].id]
     assert after_ack == []
+
+
+async def test_the_in_process_queue_delivers_in_order_and_again_after_a_lease() -> None:
+    queue = MemoryTurnQueue(consumer="only", lease_seconds=0.2)
+    waiting = asyncio.create_task(queue.take(10, block_ms=0))  # blocks until a job comes
+    await queue.enqueue_many([PHONE, "+14155550999"])
+    first = await asyncio.wait_for(waiting, timeout=10)
+    assert [job.phone for job in first] == [PHONE, "+14155550999"]
+    assert await queue.depth() == (0, 2) and await queue.take(10, block_ms=None) == []
+    await queue.ack_many(first[1:])
+    # The first one's taker never acknowledged it: once its lease has passed it is taken again.
+    again = await eventually(lambda: queue.take(10, block_ms=50), until=bool)
+    await queue.ack_many(again)
+    assert [job.id for job in again] == [first[0].id]
+    assert await queue.depth() == (0, 0)
 
 
 async def test_history_is_bounded_and_rebuilt_from_sql(make_settings, clock) -> None:

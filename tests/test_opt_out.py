@@ -15,7 +15,6 @@ from sqlalchemy import text
 
 from storage.messages import InboundText
 from storage.tables import Message
-from storage.turn_queue import STREAM
 from tests.conftest import BUSINESS_NUMBER
 from tests.support.waiting import eventually
 
@@ -236,9 +235,7 @@ async def test_a_reply_queued_before_stop_is_not_sent_after_it(
         await app.settle()  # the worker is running and past its start-up recovery
         # ...and done with every job for this number (start-up recovery queued it again too): a job still
         # waiting would answer the STOP below itself, racing this test.
-        await eventually(
-            lambda: app.runtime.clients.redis.xlen(STREAM), until=lambda jobs: jobs == 0, what="the queue"
-        )
+        await eventually(app.runtime.queue.depth, until=lambda depth: depth == (0, 0), what="the queue")
         queued = await app.runtime.messages.add_outbound(
             Message(
                 direction="outbound",
