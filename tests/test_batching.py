@@ -59,6 +59,33 @@ async def test_a_caller_that_gives_up_does_not_cancel_the_others() -> None:
         await first
 
 
+async def test_batches_in_flight_together_overlap_up_to_the_limit() -> None:
+    release = asyncio.Event()
+    started: list[list[int]] = []
+    running, most = 0, 0
+
+    async def slow(items: Sequence[int]) -> list[int]:
+        nonlocal running, most
+        started.append(list(items))
+        running += 1
+        most = max(most, running)
+        await release.wait()  # a round trip that takes a while: more calls come meanwhile
+        running -= 1
+        return [item * 2 for item in items]
+
+    coalescer = Coalescer(slow, max_batch=100, in_flight=2)
+    calls = [asyncio.ensure_future(coalescer.submit(1))]
+    await asyncio.sleep(0)
+    calls += [asyncio.ensure_future(coalescer.submit(n)) for n in (2, 3)]
+    await asyncio.sleep(0)
+    calls += [asyncio.ensure_future(coalescer.submit(n)) for n in (4, 5)]
+    await asyncio.sleep(0)
+    assert started == [[1], [2, 3]]  # the second batch went without waiting; the third waits its turn
+    release.set()
+    assert await asyncio.gather(*calls) == [2, 4, 6, 8, 10]
+    assert started == [[1], [2, 3], [4, 5]] and most == 2
+
+
 def test_an_in_list_is_padded_to_a_power_of_two_with_values_it_already_has() -> None:
     lengths = {len(padded(range(size))) for size in range(1, 101)}
     assert lengths == {1, 2, 4, 8, 16, 32, 64, 128}
