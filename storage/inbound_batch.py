@@ -1,8 +1,10 @@
 """The webhook's batch insert: a batch of inbound texts and their customers, sent as one JSON document.
 
-However many texts a batch holds, each statement takes the same few parameters (the rows travel as one
-JSON array, encoded in one `json.dumps`), so SQLAlchemy binds a handful of values per batch instead of a
-dozen per text, and the database sees one statement text for every batch size.
+However many texts a batch holds, the database gets the same few parameters (the rows travel as one JSON
+array, encoded in one `json.dumps`), so SQLAlchemy binds a handful of values per batch instead of a dozen
+per text, and the database sees one statement text for every batch size. On PostgreSQL the batch is one
+call of the function `record_inbound_texts` (migration 0010), its own transaction: one round trip in all.
+SQLite, which has no such functions, gets the function's two statements in a transaction.
 """
 
 from __future__ import annotations
@@ -10,61 +12,54 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.tables import UTCDateTime
 
-# Each dialect's way of reading the rows (a JSON array of objects) as a table `t`.
-_ROWS = {
-    "postgresql": (
-        "json_to_recordset(CAST(:rows AS json))"
-        " AS t(n int, sid text, phone text, to_number text, body text, media json, details json)"
-    ),
-    "sqlite": (
-        "(SELECT value ->> 'n' AS n, value ->> 'sid' AS sid, value ->> 'phone' AS phone,"
-        " value ->> 'to_number' AS to_number, value ->> 'body' AS body, value -> 'media' AS media,"
-        " value -> 'details' AS details FROM json_each(:rows)) AS t"
-    ),
-}
-_PHONES = {
-    "postgresql": "json_array_elements_text(CAST(:phones AS json)) AS p(phone)",
-    "sqlite": "(SELECT value AS phone FROM json_each(:phones)) AS p",
-}
-_NOW = {"postgresql": "CAST(:now AS timestamptz)", "sqlite": ":now"}
+_NOW = bindparam("now", type_=UTCDateTime())
 
+_RECORD_INBOUND_TEXTS = text(
+    "SELECT message_id AS id, message_sid AS sid"
+    " FROM record_inbound_texts(CAST(:rows AS json), CAST(:phones AS json), CAST(:now AS timestamptz))"
+).bindparams(_NOW)
 
-@cache
-def _statements(dialect: str) -> tuple[TextClause, TextClause]:
-    """The customers' and the texts' INSERT for one dialect, each built once."""
-    now = _NOW[dialect]
-    customers = text(
-        f"INSERT INTO customers (phone, created_at, updated_at) SELECT p.phone, {now}, {now}"
-        f" FROM {_PHONES[dialect]} WHERE true ON CONFLICT (phone) DO NOTHING"
-    )
-    # ORDER BY n: ids follow the order the texts came in, which is the order their turns read them.
-    messages = text(
-        "INSERT INTO messages (sid, direction, kind, customer_id, phone, from_number, to_number, body, media,"
-        " status, turn_state, details, created_at, updated_at)"
-        " SELECT t.sid, 'inbound', 'inbound', c.id, t.phone, t.phone, t.to_number, t.body, t.media,"
-        f" 'received', 'pending', t.details, {now}, {now}"
-        f" FROM {_ROWS[dialect]} JOIN customers AS c ON c.phone = t.phone"
-        " ORDER BY t.n ON CONFLICT (sid) DO NOTHING RETURNING id, sid"
-    )
-    typed_now = bindparam("now", type_=UTCDateTime())
-    return customers.bindparams(typed_now), messages.bindparams(typed_now)
+_SQLITE_CUSTOMERS = text(
+    "INSERT INTO customers (phone, created_at, updated_at) SELECT value, :now, :now FROM json_each(:phones)"
+    " WHERE true ON CONFLICT (phone) DO NOTHING"
+).bindparams(_NOW)
+# ORDER BY n: ids follow the order the texts came in, which is the order their turns read them.
+_SQLITE_MESSAGES = text(
+    "INSERT INTO messages (sid, direction, kind, customer_id, phone, from_number, to_number, body, media,"
+    " status, turn_state, details, created_at, updated_at)"
+    " SELECT t.sid, 'inbound', 'inbound', c.id, t.phone, t.phone, t.to_number, t.body, t.media,"
+    " 'received', 'pending', t.details, :now, :now"
+    " FROM (SELECT value ->> 'n' AS n, value ->> 'sid' AS sid, value ->> 'phone' AS phone,"
+    " value ->> 'to_number' AS to_number, value ->> 'body' AS body, value -> 'media' AS media,"
+    " value -> 'details' AS details FROM json_each(:rows)) AS t"
+    " JOIN customers AS c ON c.phone = t.phone"
+    " ORDER BY t.n ON CONFLICT (sid) DO NOTHING RETURNING id, sid"
+).bindparams(_NOW)
 
 
 async def insert_inbounds(
-    connection: AsyncConnection, rows: Sequence[dict[str, Any]], now: datetime
+    engine: AsyncEngine, rows: Sequence[dict[str, Any]], now: datetime
 ) -> dict[str, int]:
     """Insert the texts (each a dict of sid, phone, to_number, body, media, details) whose sid is new,
-    creating their customers first: the new rows' ids by sid. A sid already stored is left as it is."""
-    customers, messages = _statements(connection.dialect.name)
-    phones = sorted({row["phone"] for row in rows})  # one order for every batch: no deadlocks
-    await connection.execute(customers, {"phones": json.dumps(phones), "now": now})
-    document = json.dumps([{"n": n, **row} for n, row in enumerate(rows)])
-    return {row.sid: row.id for row in await connection.execute(messages, {"rows": document, "now": now})}
+    creating their customers first, in one transaction: the new rows' ids by sid. A sid already stored is
+    left as it is."""
+    values = {
+        "phones": json.dumps(sorted({row["phone"] for row in rows})),  # one order for all: no deadlocks
+        "rows": json.dumps([{"n": n, **row} for n, row in enumerate(rows)]),
+        "now": now,
+    }
+    if engine.dialect.name == "postgresql":
+        # A statement on its own is its own transaction: no BEGIN and COMMIT round trips around it.
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return {row.sid: row.id for row in await connection.execute(_RECORD_INBOUND_TEXTS, values)}
+    async with engine.begin() as connection:
+        await connection.execute(_SQLITE_CUSTOMERS, values)
+        return {row.sid: row.id for row in await connection.execute(_SQLITE_MESSAGES, values)}

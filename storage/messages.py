@@ -185,8 +185,8 @@ class MessageLog:
     async def add_inbounds(self, texts: Sequence[InboundText]) -> list[tuple[int, bool]]:
         """`record_inbound` for many texts at once, the webhook's hot path: (message id, created) for each.
 
-        One transaction for the batch: its customers, then its texts, each one multi-row INSERT ... ON
-        CONFLICT DO NOTHING. A MessageSid seen before (or twice in the batch) is not inserted again.
+        One transaction for the batch (`storage.inbound_batch`): its customers, then its texts, ON CONFLICT
+        DO NOTHING. A MessageSid seen before (or twice in the batch) is not inserted again.
         """
         now = self._clock()
         first: dict[str, InboundText] = {}
@@ -203,10 +203,10 @@ class MessageLog:
             }
             for text in first.values()
         ]
-        async with self._engine.begin() as connection:
-            inserted = await insert_inbounds(connection, rows, now)
-            known: dict[str, int] = {}
-            if retried := [sid for sid in first if sid not in inserted]:  # Twilio delivered these before
+        inserted = await insert_inbounds(self._engine, rows, now)
+        known: dict[str, int] = {}
+        if retried := [sid for sid in first if sid not in inserted]:  # Twilio delivered these before
+            async with self._engine.connect() as connection:
                 found = select(Message.sid, Message.id).where(Message.sid.in_(retried))
                 known = {row.sid: row.id for row in await connection.execute(found)}
         results: list[tuple[int, bool]] = []
