@@ -137,6 +137,11 @@ class MessageLog:
         self._clock = clock  # every time this log writes or compares comes from here
         self._consent_scope = consent_scope  # whose opt-outs a turn reads with its texts
 
+    @property
+    def parallel_writes(self) -> bool:
+        """Whether writes from several connections go ahead together (SQLite takes one writer at a time)."""
+        return self._engine.dialect.name != "sqlite"
+
     async def record_inbound(
         self, text: InboundText, *, then: InboundStep | None = None
     ) -> tuple[Message, bool]:
