@@ -59,10 +59,11 @@ def create_app(
                     # A worker that failed has said why already; shutting down goes on regardless.
                     await asyncio.gather(worker_task, return_exceptions=True)
 
+    # Routes match in order: Twilio's webhooks, the busiest, first.
     routes: list[BaseRoute] = [
+        *webhooks.routes,
         Route("/", _home(settings)),
         *ops.routes,
-        *webhooks.routes,
         *admin.routes,
         *chat_api.routes,
     ]

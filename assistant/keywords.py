@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 # Plain-language revocation lives next door; the gate imports both halves from here.
@@ -192,15 +193,19 @@ class KeywordSet:
     def classify(self, text: str) -> KeywordMatch | None:
         """The keyword this whole message is, if it is one; a keyword inside a sentence is conversation."""
         word = normalise(text)
-        if not word:
-            return None
+        return self._matches.get(word) if word else None
+
+    @cached_property
+    def _matches(self) -> dict[str, KeywordMatch]:
+        """Every word of the packs, to the match it makes."""
+        matches: dict[str, KeywordMatch] = {}
         # Kind first, then pack order: "STOP" is an opt-out whichever pack holds it, and any pack's opt-out
         # beats another pack's opt-in or help for the same word.
         for kind in PRECEDENCE:
             for pack in self.packs:
-                if word in getattr(pack, kind):
-                    return KeywordMatch(kind, word, pack.language)
-        return None
+                for word in getattr(pack, kind):
+                    matches.setdefault(word, KeywordMatch(kind, word, pack.language))
+        return matches
 
     def is_conditional_opt_in(self, keyword: str) -> bool:
         """Whether an opt-in word is an everyday affirmative, which counts only from an opted-out number."""

@@ -27,6 +27,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -40,6 +41,7 @@ TOKEN = "bench-auth-token"
 ACCOUNT = "AC" + "0" * 32
 PUBLIC = "https://bench.example.com"
 PATH = "/webhooks/twilio/sms"
+WARMUP_SECONDS = 2  # before each measurement: the first requests prepare statements and fill caches
 ROOT = Path(__file__).resolve().parent.parent
 
 BARE_APP = """
@@ -110,13 +112,31 @@ end
 """
 
 
-def wrk_script(bodies: list[tuple[str, str]], workdir: Path) -> Path:
+def wrk_script(bodies: list[tuple[str, str]], workdir: Path, name: str) -> Path:
     """A wrk Lua script that sends the bodies in turn (read from a file: too many for one Lua chunk)."""
-    data = workdir / "bodies.txt"
+    data = workdir / f"{name}.txt"
     data.write_text("".join(f"{signature} {body}\n" for body, signature in bodies))
-    path = workdir / "bodies.lua"
+    path = workdir / f"{name}.lua"
     path.write_text(WRK_SCRIPT.replace("BODIES_FILE", str(data)))
     return path
+
+
+@dataclass(frozen=True)
+class Requests:
+    """Signed webhooks to send, and the wrk script that sends them (None: the Python load generator)."""
+
+    bodies: list[tuple[str, str]]
+    script: Path | None
+
+    @classmethod
+    def prepared(cls, count: int, workdir: Path, name: str, *, wrk: bool) -> Requests:
+        bodies = signed_bodies(count)
+        return cls(bodies, wrk_script(bodies, workdir, name) if wrk else None)
+
+    def send(self, url: str, *, seconds: int, connections: int) -> dict[str, float]:
+        if self.script:
+            return run_wrk(url, self.script, seconds=seconds, connections=connections)
+        return run_python_load(url, self.bodies, seconds=seconds, connections=connections)
 
 
 def _client_process(
@@ -247,14 +267,24 @@ def product_env(**values: str) -> dict[str, str]:
     return env
 
 
-def measure(name: str, args: list[str], env: dict[str, str], workdir: Path, port: int, **load: Any) -> dict:
-    script, bodies = load.pop("script"), load.pop("bodies")
-    with server(args, env, workdir, port) as url:
-        figures = run_wrk(url, script, **load) if script else run_python_load(url, bodies, **load)
-    print(f"{name:<28} {figures['requests_per_second']:>9.0f} req/s   p99 {figures['p99_ms']:>7.1f} ms")
-    if figures["not_200"]:
-        raise RuntimeError(f"{name}: {figures['not_200']} answers were not 200: the figures mean nothing")
-    return figures
+@dataclass(frozen=True)
+class Round:
+    """One round's load: each server gets the warm-up, then the measured requests."""
+
+    warmup: Requests
+    measured: Requests
+    seconds: int
+    connections: int
+
+    def measure(self, name: str, args: list[str], env: dict[str, str], workdir: Path, port: int) -> dict:
+        """The server's figures under the measured requests, after the warm-up (statements, caches)."""
+        with server(args, env, workdir, port) as url:
+            self.warmup.send(url, seconds=WARMUP_SECONDS, connections=self.connections)
+            figures = self.measured.send(url, seconds=self.seconds, connections=self.connections)
+        print(f"{name:<28} {figures['requests_per_second']:>9.0f} req/s   p99 {figures['p99_ms']:>7.1f} ms")
+        if figures["not_200"]:
+            raise RuntimeError(f"{name}: {figures['not_200']} answers were not 200: the figures mean nothing")
+        return figures
 
 
 def combined(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -282,7 +312,6 @@ def main() -> int:
     )
     options = parser.parse_args()
     generator = options.load or ("wrk" if shutil.which("wrk") else "python")
-    load = {"seconds": options.seconds, "connections": options.connections}
     python = [sys.executable]
     measured: dict[str, list[dict[str, Any]]] = {"bare_starlette": [], "production": [], "embedded": []}
     with ExitStack() as stack:
@@ -301,12 +330,16 @@ def main() -> int:
         for round_number in range(1, options.rounds + 1):
             print(f"round {round_number} of {options.rounds}")
             # New MessageSids every round: a webhook Twilio sent before is a retry, answered another way.
-            bodies = signed_bodies(options.seconds * 8000)
-            load["bodies"] = bodies
-            load["script"] = wrk_script(bodies, workdir) if generator == "wrk" else None
+            wrk = generator == "wrk"
+            load = Round(
+                warmup=Requests.prepared(WARMUP_SECONDS * 8000, workdir, "warmup", wrk=wrk),
+                measured=Requests.prepared(options.seconds * 8000, workdir, "measured", wrk=wrk),
+                seconds=options.seconds,
+                connections=options.connections,
+            )
             port = free_port()
             bare_args = [*python, "-m", "uvicorn", "bare:app", "--port", str(port), "--log-level", "warning"]
-            bare = measure("bare Starlette", bare_args, bare_env, workdir, port, **load)
+            bare = load.measure("bare Starlette", bare_args, bare_env, workdir, port)
             measured["bare_starlette"].append(bare)
             # The embedded worker would answer the earlier rounds' texts meanwhile: a new database each round.
             embedded = {"DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/round-{round_number}.db"}
@@ -314,7 +347,7 @@ def main() -> int:
             for key, extra, env in [*servers, ("embedded", [], embedded)]:
                 port = free_port()
                 args = [*python, "-m", "assistant", "serve", "--port", str(port), *extra]
-                figures = measure(names[key], args, product_env(**env), workdir, port, **load)
+                figures = load.measure(names[key], args, product_env(**env), workdir, port)
                 ratio = figures["requests_per_second"] / bare["requests_per_second"]
                 figures["ratio_to_bare"] = round(ratio, 3)
                 measured[key].append(figures)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -22,7 +22,8 @@ class TrustedProxies:
 
     def __init__(self, app: ASGIApp, networks: Sequence[Network]) -> None:
         self._app = app
-        self._networks = tuple(networks)
+        # Cached per peer address: the same few addresses call again and again.
+        self._trusted = lru_cache(maxsize=4096)(partial(_trusted, networks=tuple(networks)))
         self._forwarded = ProxyHeadersMiddleware(app, trusted_hosts=[str(net) for net in networks])  # type: ignore[arg-type]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -30,7 +31,7 @@ class TrustedProxies:
             await self._app(scope, receive, send)
             return
         peer = scope.get("client")
-        relayed = bool(peer) and _trusted(peer[0], self._networks)
+        relayed = bool(peer) and self._trusted(peer[0])
         scope["state"] = {**scope.get("state", {}), "relayed": relayed}
         if relayed:
             await self._forwarded(scope, receive, send)  # type: ignore[arg-type]
@@ -38,9 +39,8 @@ class TrustedProxies:
             await self._app(scope, receive, send)
 
 
-@lru_cache(maxsize=4096)
 def _trusted(host: str, networks: tuple[Network, ...]) -> bool:
-    """Whether the peer is one of the proxies (cached: the same few addresses call again and again)."""
+    """Whether the peer is one of the proxies."""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:  # a unix socket path, or a test client's name
