@@ -20,6 +20,8 @@ class Coalescer(Generic[Item, Result]):
     in order. If a batch fails, its items are tried one by one, so a single bad item fails only its caller.
     With `in_flight` above 1, that many batches may be under way at once: a batch of several round trips in
     turn then overlaps the next one's (calls that must keep their order must not share such a coalescer).
+    A further batch starts beside the running ones only once `overlap_from` calls wait; fewer wait for the
+    next batch of a running one, since a batch of a few calls costs nearly what a full one does.
     """
 
     def __init__(
@@ -28,10 +30,12 @@ class Coalescer(Generic[Item, Result]):
         *,
         max_batch: int,
         in_flight: int = 1,
+        overlap_from: int = 1,
     ) -> None:
         self._run = run
         self._max_batch = max_batch
         self._in_flight = in_flight
+        self._overlap_from = overlap_from
         self._queue: list[tuple[Item, asyncio.Future[Result]]] = []
         self._flushers: set[asyncio.Task[None]] = set()
 
@@ -39,7 +43,8 @@ class Coalescer(Generic[Item, Result]):
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
         # Not len(): a flusher that has just finished stays in the set until its done-callback runs.
-        if sum(not flusher.done() for flusher in self._flushers) < self._in_flight:
+        running = sum(not flusher.done() for flusher in self._flushers)
+        if not running or (running < self._in_flight and len(self._queue) >= self._overlap_from):
             # A context of its own: the batch serves many callers, and must not log as the first one's turn.
             flusher = asyncio.create_task(self._flush(), context=contextvars.Context())
             self._flushers.add(flusher)

@@ -86,6 +86,30 @@ async def test_batches_in_flight_together_overlap_up_to_the_limit() -> None:
     assert started == [[1], [2, 3], [4, 5]] and most == 2
 
 
+async def test_a_second_batch_waits_until_enough_calls_wait_for_it() -> None:
+    release = asyncio.Event()
+    started: list[list[int]] = []
+
+    async def slow(items: Sequence[int]) -> list[int]:
+        started.append(list(items))
+        await release.wait()
+        return [item * 2 for item in items]
+
+    coalescer = Coalescer(slow, max_batch=100, in_flight=2, overlap_from=3)
+    calls = [asyncio.ensure_future(coalescer.submit(1))]
+    await asyncio.sleep(0)
+    calls += [asyncio.ensure_future(coalescer.submit(n)) for n in (2, 3)]
+    await asyncio.sleep(0)  # the calls are queued
+    await asyncio.sleep(0)  # and a batch started for them would have begun
+    assert started == [[1]]  # two waiting: they wait for the running batch
+    calls.append(asyncio.ensure_future(coalescer.submit(4)))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert started == [[1], [2, 3, 4]]  # three waiting: a second batch goes beside the first
+    release.set()
+    assert await asyncio.gather(*calls) == [2, 4, 6, 8]
+
+
 def test_an_in_list_is_padded_to_a_power_of_two_with_values_it_already_has() -> None:
     lengths = {len(padded(range(size))) for size in range(1, 101)}
     assert lengths == {1, 2, 4, 8, 16, 32, 64, 128}
