@@ -23,7 +23,7 @@ from storage.tables import Message
 from tests.emulators.openai import OpenAIEmulator
 from tests.emulators.server import serve_in_thread
 from tests.emulators.twilio import TwilioEmulator
-from tests.support.processes import SMS_WEBHOOK, Fleet, ProductProcess, product_env, signed_sms
+from tests.support.processes import SMS_WEBHOOK, Fleet, ProductProcess, product_clock, product_env, signed_sms
 from tests.support.scale import echo_last_user_message, phone_number, text_and_wait, with_jitter
 from tests.support.servers import PostgresServer, RedisServer
 
@@ -302,6 +302,7 @@ def run_chaos(
     """Two web and two worker processes answer `phones` × `texts_per_phone` texts while things break."""
     run = ChaosRun(phones=phones, texts_per_phone=texts_per_phone)
     twilio = TwilioEmulator()
+    twilio.clock = product_clock  # the workers compare its date_created with their own clock
     llm = OpenAIEmulator(responder=echo_last_user_message)
     with ExitStack() as stack:
         postgres = PostgresServer()

@@ -23,7 +23,7 @@ from storage.tables import Message
 from tests.emulators.openai import OpenAIEmulator
 from tests.emulators.server import serve_in_thread
 from tests.emulators.twilio import TwilioEmulator
-from tests.support.processes import SMS_WEBHOOK, Fleet, product_env, signed_sms
+from tests.support.processes import SMS_WEBHOOK, Fleet, product_clock, product_env, signed_sms
 
 ECHO = "echo: "
 DISCLOSURE = "Reply STOP to opt out."
@@ -228,6 +228,7 @@ def run_scale_check(
     """Two `serve --no-worker` and two `worker` processes answer `phones` × `texts_per_phone` texts."""
     run = ScaleRun(phones=phones, texts_per_phone=texts_per_phone)
     twilio = TwilioEmulator()
+    twilio.clock = product_clock  # the workers compare its date_created with their own clock
     llm = OpenAIEmulator(responder=echo_last_user_message)
     with ExitStack() as stack:
         twilio_url = stack.enter_context(serve_in_thread(twilio.app))
